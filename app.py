@@ -1,0 +1,3 @@
+from outreach import create_app
+
+app = create_app()

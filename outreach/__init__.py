@@ -1,0 +1,102 @@
+"""outreach: a self-hosted link-building campaign manager."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+
+from flask_openapi3 import Info, OpenAPI
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.engine import Engine
+
+from outreach.config import PROJECT_ROOT, ConfigError, Settings, ensure_secret_key, load_settings
+from outreach.db import close_db_session, make_engine
+
+csrf = CSRFProtect()
+
+
+@dataclass(frozen=True)
+class AppState:
+    """What the app keeps in app.extensions["outreach"]."""
+
+    settings: Settings
+    engine: Engine
+
+
+def create_app(settings: Settings | None = None) -> OpenAPI:
+    """Build the app. Migrations are never run here: `flask --app app db upgrade` does that."""
+    if settings is None:
+        try:
+            settings = load_settings()
+        except ConfigError as exc:
+            sys.exit(f"outreach: {exc}")
+
+    from outreach.api.core import (
+        API_SECURITY_SCHEMES,
+        ErrorResponse,
+        validation_error_response,
+    )
+
+    app = OpenAPI(
+        __name__,
+        info=Info(title="outreach API", version="1"),
+        security_schemes=API_SECURITY_SCHEMES,
+        validation_error_status=422,
+        validation_error_model=ErrorResponse,
+        validation_error_callback=validation_error_response,
+        doc_ui=False,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(settings.resolved_instance_path),
+    )
+    settings.resolved_instance_path.mkdir(parents=True, exist_ok=True)
+    app.config.update(
+        SECRET_KEY=ensure_secret_key(settings),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        SESSION_COOKIE_NAME="outreach_session",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=200 * 1024 * 1024,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+    engine = make_engine(
+        settings.resolved_database_url,
+        pool_pre_ping=not settings.resolved_database_url.startswith("sqlite"),
+    )
+    app.extensions["outreach"] = AppState(settings=settings, engine=engine)
+    app.teardown_appcontext(close_db_session)
+
+    csrf.init_app(app)
+
+    from outreach import web
+    from outreach.api import core as api_core
+    from outreach.auth import views as auth_views
+    from outreach.campaigns import api as campaigns_api
+    from outreach.campaigns import views as campaigns_views
+
+    auth_views.init_app(app)
+    web.init_app(app)
+    app.register_blueprint(campaigns_views.bp)
+    api_core.init_app(app)
+    api_core.register(app, api_core.api)
+    api_core.register(app, campaigns_api.api)
+
+    from outreach.auth.cli import users_cli
+    from outreach.cli import serve
+    from outreach.dbcli import db_cli
+    from outreach.demo import demo_cli
+    from outreach.scheduler import scheduler
+
+    for command in (db_cli, users_cli, demo_cli, scheduler, serve):
+        app.cli.add_command(command)
+    return app

@@ -1,0 +1,116 @@
+"""Sign in, sign out, and the user's own account page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from outreach.auth.models import Role, User
+from outreach.auth.services import AccountError, authenticate, change_password, load_session_user
+from outreach.db import db_session
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please sign in to continue."
+login_manager.login_message_category = "info"
+login_manager.session_protection = "basic"
+
+# Endpoints anyone may open without signing in.
+PUBLIC_ENDPOINTS = {"auth.login", "web.healthz", "static"}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@login_manager.user_loader
+def _load_user(cookie_id: str) -> User | None:
+    return load_session_user(db_session(), cookie_id)
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    app.register_blueprint(bp)
+
+    @app.before_request
+    def require_login() -> Response | None:
+        """Every browser page needs a signed-in user; the API checks its own bearer tokens."""
+        endpoint = request.endpoint or ""
+        if endpoint in PUBLIC_ENDPOINTS or request.blueprint in app.extensions["api_blueprints"]:
+            return None
+        if endpoint == "" or current_user.is_authenticated:
+            return None
+        return login_manager.unauthorized()
+
+
+def roles_required(*roles: Role) -> Callable[[F], F]:
+    """Refuse (403) a signed-in user whose role is not among `roles`."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        @login_required
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect after login would help phishing."""
+    if not target:
+        return url_for("web.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("web.index")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response:
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    email = request.form.get("email", "")
+    if request.method == "POST":
+        user = authenticate(db_session(), email, request.form.get("password", ""))
+        if user is not None:
+            login_user(user, remember=bool(request.form.get("remember")))
+            return redirect(_safe_next(request.args.get("next")))
+        flash("The email or password is not correct.", "danger")
+        return render_template("auth/login.html", email=email), 401
+    return render_template("auth/login.html", email=email)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    logout_user()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+def account() -> str | tuple[str, int] | Response:
+    if request.method == "POST":
+        new = request.form.get("new_password", "")
+        if new != request.form.get("confirm_password", ""):
+            flash("The new password and its confirmation differ.", "danger")
+            return render_template("auth/account.html"), 422
+        try:
+            change_password(
+                db_session(), current_user, request.form.get("current_password", ""), new
+            )
+        except AccountError as exc:
+            flash(str(exc), "danger")
+            return render_template("auth/account.html"), 422
+        login_user(current_user)
+        flash("Your password is changed. Other sessions are signed out.", "success")
+        return redirect(url_for("auth.account"))
+    return render_template("auth/account.html")

@@ -1,0 +1,97 @@
+"""Placements (promised or earned links) and the history of their checks."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from outreach.db import JSONType, UTCDateTime, created_at_field, enum_type, money_field
+
+
+class LinkType(enum.StrEnum):
+    GUEST_POST = "guest_post"
+    EXPERT_ROUNDUP = "expert_roundup"
+    LOCAL_CITATION = "local_citation"
+    RESOURCE_PAGE = "resource_page"
+    MENTION = "mention"
+    REVIEW = "review"
+    OTHER = "other"
+
+
+class Rel(enum.StrEnum):
+    FOLLOW = "follow"
+    NOFOLLOW = "nofollow"
+    SPONSORED = "sponsored"
+    UGC = "ugc"
+
+
+class PlacementStatus(enum.StrEnum):
+    PROMISED = "promised"
+    LIVE = "live"
+    UNKNOWN = "unknown"
+    LOST = "lost"
+
+
+class Placement(SQLModel, table=True):
+    """Where a link is to sit (or sits), what was agreed, and what the checks found."""
+
+    __tablename__ = "placements"
+    __table_args__ = (
+        sa.Index("ix_placements_status_next_check", "status", "next_check_at"),
+        sa.CheckConstraint("cost IS NULL OR cost >= 0", "cost"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    prospect_id: int = Field(foreign_key="prospects.id", ondelete="CASCADE", index=True)
+    page_url: str = Field(max_length=2048)
+    # A URL on the client's site, or "domain:client.example" for any page of that domain.
+    target: str = Field(max_length=2048)
+    expected_anchor: str = Field(default="", max_length=500)
+    expected_rel: Rel = Field(default=Rel.FOLLOW, sa_type=enum_type(Rel))
+    link_type: LinkType = Field(default=LinkType.OTHER, sa_type=enum_type(LinkType))
+    asset_id: int | None = Field(
+        default=None, foreign_key="content_assets.id", ondelete="SET NULL", index=True
+    )
+    cost: Decimal | None = money_field()
+    paid: bool = False
+    # Overrides the campaign's value model for this one link.
+    value_override: Decimal | None = money_field()
+    toxic: bool = False
+    promised_on: date | None = None
+    expires_on: date | None = None
+    status: PlacementStatus = Field(
+        default=PlacementStatus.PROMISED, sa_type=enum_type(PlacementStatus)
+    )
+    last_verdict: str = Field(default="", max_length=20)
+    first_live_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_check_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    consecutive_failures: int = 0
+    created_by_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = created_at_field()
+
+
+class PlacementCheck(SQLModel, table=True):
+    """One verification of a placement, with the verdict object as the checker returned it."""
+
+    __tablename__ = "placement_checks"
+    __table_args__ = (sa.Index("ix_placement_checks_placement_at", "placement_id", "checked_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    placement_id: int = Field(foreign_key="placements.id", ondelete="CASCADE")
+    checked_at: datetime = created_at_field()
+    verdict: str = Field(max_length=20)
+    found: bool = False
+    http_status: int | None = None
+    final_url: str = Field(default="", max_length=2048)
+    rel: list[str] = Field(default_factory=list, sa_type=JSONType)
+    anchor_text: str = Field(default="", max_length=2000)
+    indexable: bool | None = None
+    canonical: str = Field(default="", max_length=2048)
+    error: str = Field(default="", sa_type=sa.Text)
+    mismatches: list[str] = Field(default_factory=list, sa_type=JSONType)
+    duration_ms: int | None = None

@@ -1,0 +1,96 @@
+"""Site-wide pieces: the home page, the health check, error pages and security headers."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import Blueprint, Flask, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from outreach.db import get_engine
+
+bp = Blueprint("web", __name__)
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' data:",
+        "style-src 'self'",
+        "script-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+@bp.get("/")
+def index() -> Response:
+    return redirect(url_for("campaigns.index"))
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """Liveness: the process answers and can reach its database."""
+    try:
+        with get_engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:
+        return jsonify(status="error", database=type(exc).__name__), 503
+    return jsonify(status="ok"), 200
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if request.endpoint != "static":
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
+    status = error.code or 500
+    if request.path.startswith("/api/"):
+        from outreach.api.core import error_body
+
+        return jsonify(error_body(_error_code(status), error.description or error.name)), status
+    return render_template("errors/error.html", error=error, status=status), status
+
+
+def _error_code(status: int) -> str:
+    return {
+        400: "bad_request",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        409: "conflict",
+        413: "payload_too_large",
+        422: "validation_error",
+        429: "too_many_requests",
+    }.get(status, "server_error" if status >= 500 else "error")
+
+
+def money(amount: Decimal | None, currency: str = "") -> str:
+    """1234.5 -> "USD 1,234.50"; a missing amount shows as an en dash."""
+    if amount is None:
+        return "–"
+    return f"{currency} {amount:,.2f}".strip()
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.add_template_filter(money)
+    app.after_request(_security_headers)
+    app.register_error_handler(HTTPException, _handle_http_error)

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Copy the front-end libraries pinned in package.json into static/vendor, where the app serves
+# them. The copies are committed: running the app needs neither npm nor the network.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npm ci --no-audit --no-fund
+dest=static/vendor
+rm -rf "$dest"
+mkdir -p "$dest/bootstrap" "$dest/htmx"
+cp node_modules/bootstrap/dist/css/bootstrap.min.css "$dest/bootstrap/"
+cp node_modules/bootstrap/dist/js/bootstrap.bundle.min.js "$dest/bootstrap/"
+cp node_modules/bootstrap/LICENSE "$dest/bootstrap/LICENSE"
+cp node_modules/htmx.org/dist/htmx.min.js "$dest/htmx/"
+cp node_modules/htmx.org/LICENSE "$dest/htmx/LICENSE"
+for pkg in bootstrap htmx.org; do
+  printf '%s %s\n' "$pkg" "$(node -p "require('./node_modules/$pkg/package.json').version")"
+done > "$dest/VERSIONS"
+# Source maps are not shipped; drop the references so browsers do not ask for them.
+sed -i "/^\/[/*]# sourceMappingURL=/d" "$dest"/bootstrap/*.min.*
+cat "$dest/VERSIONS"
