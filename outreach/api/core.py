@@ -97,6 +97,7 @@ def api_blueprint(name: str, import_name: str) -> APIBlueprint:
         abp_responses=ERROR_RESPONSES,
     )
     blueprint.before_request(_authenticate)
+    blueprint.before_request(_readable_body)
     return blueprint
 
 
@@ -121,6 +122,27 @@ def _authenticate() -> Response | None:
         response.headers["WWW-Authenticate"] = 'Bearer realm="outreach"'
         return response
     g.api_user = user
+    return None
+
+
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+BODY_TYPES = {"application/json", "multipart/form-data"}
+
+
+def _readable_body() -> Response | None:
+    """Say plainly when a body is not JSON, before validation reports it as a wrong shape."""
+    if request.method not in BODY_METHODS or not request.content_length:
+        return None
+    if request.mimetype not in BODY_TYPES:
+        response = jsonify(
+            error_body("unsupported_media_type", "Send the body as JSON (application/json).")
+        )
+        response.status_code = 415
+        return response
+    if request.mimetype == "application/json" and request.get_json(silent=True) is None:
+        response = jsonify(error_body("bad_request", "The request body is not valid JSON."))
+        response.status_code = 400
+        return response
     return None
 
 

@@ -6,10 +6,12 @@ import logging
 import os
 import signal
 import socket
+import time
+from datetime import UTC, datetime
 from types import FrameType
 
 import click
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from flask import current_app
 
 log = logging.getLogger("outreach.scheduler")
@@ -19,10 +21,16 @@ def heartbeat() -> None:
     log.info("scheduler heartbeat host=%s pid=%d", socket.gethostname(), os.getpid())
 
 
-def build_scheduler(heartbeat_seconds: int) -> BlockingScheduler:
+def build_scheduler(heartbeat_seconds: int) -> BackgroundScheduler:
     """Jobs live in memory: each scheduler process owns its own, none is shared."""
-    scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True})
-    scheduler.add_job(heartbeat, "interval", seconds=heartbeat_seconds, id="heartbeat")
+    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True})
+    scheduler.add_job(
+        heartbeat,
+        "interval",
+        seconds=heartbeat_seconds,
+        id="heartbeat",
+        next_run_time=datetime.now(UTC),
+    )
     return scheduler
 
 
@@ -31,15 +39,18 @@ def scheduler() -> None:
     """Run the scheduler until interrupted (Ctrl-C or SIGTERM)."""
     settings = current_app.extensions["outreach"].settings
     jobs = build_scheduler(settings.scheduler_heartbeat_seconds)
+    stop_requested: list[int] = []
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("scheduler stopping on signal %d", signum)
-        jobs.shutdown(wait=False)
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        # Only note the signal: raising here could land inside APScheduler and be swallowed.
+        stop_requested.append(signum)
 
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    jobs.start()
     log.info("scheduler started")
-    heartbeat()
-    try:
-        jobs.start()
-    except KeyboardInterrupt:
-        log.info("scheduler stopped")
+    while not stop_requested:
+        time.sleep(0.2)
+    log.info("scheduler stopping on signal %d", stop_requested[0])
+    jobs.shutdown(wait=True)
+    log.info("scheduler stopped")
