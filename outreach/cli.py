@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+from types import FrameType
 
 import click
 from flask import current_app
@@ -12,11 +14,18 @@ from waitress import serve as waitress_serve
 from outreach.config import PROJECT_ROOT
 
 
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 @click.command("serve")
 @click.option("--threads", default=8, show_default=True, help="Web worker threads.")
 def serve(threads: int) -> None:
     """Serve the app on HOST:PORT from the settings, with the scheduler beside it."""
     settings = current_app.extensions["outreach"].settings
+    # Ctrl-C and a service manager's SIGTERM both stop the web server, then the scheduler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     scheduler = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "app", "scheduler"], cwd=PROJECT_ROOT
     )
@@ -29,6 +38,8 @@ def serve(threads: int) -> None:
             threads=threads,
             ident="outreach",
         )
+    except KeyboardInterrupt:
+        click.echo("Stopping.")
     finally:
         scheduler.terminate()
         try:
