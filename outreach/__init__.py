@@ -83,10 +83,14 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     from outreach.auth import views as auth_views
     from outreach.campaigns import api as campaigns_api
     from outreach.campaigns import views as campaigns_views
+    from outreach.prospects import import_views
+    from outreach.prospects import views as prospects_views
 
     auth_views.init_app(app)
     web.init_app(app)
     app.register_blueprint(campaigns_views.bp)
+    app.register_blueprint(prospects_views.bp)
+    app.register_blueprint(import_views.bp)
     api_core.init_app(app)
     api_core.register(app, api_core.api)
     api_core.register(app, campaigns_api.api)
@@ -95,8 +99,9 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     from outreach.cli import serve
     from outreach.dbcli import db_cli
     from outreach.demo import demo_cli
+    from outreach.prospects.cli import prospects_cli
     from outreach.scheduler import scheduler
 
-    for command in (db_cli, users_cli, demo_cli, scheduler, serve):
+    for command in (db_cli, users_cli, demo_cli, prospects_cli, scheduler, serve):
         app.cli.add_command(command)
     return app

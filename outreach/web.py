@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import text
@@ -80,6 +81,14 @@ def _error_code(status: int) -> str:
         422: "validation_error",
         429: "too_many_requests",
     }.get(status, "server_error" if status >= 500 else "error")
+
+
+def same_site_path(target: str | None, default: str) -> str:
+    """`target` when it is a path on this site, else `default`: no open redirects."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return default
+    parts = urlsplit(target)
+    return default if parts.scheme or parts.netloc or "\\" in target else target
 
 
 def money(amount: Decimal | None, currency: str = "") -> str:

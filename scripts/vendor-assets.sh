@@ -6,13 +6,15 @@ cd "$(dirname "$0")/.."
 npm ci --no-audit --no-fund
 dest=static/vendor
 rm -rf "$dest"
-mkdir -p "$dest/bootstrap" "$dest/htmx"
+mkdir -p "$dest/bootstrap" "$dest/htmx" "$dest/sortablejs"
 cp node_modules/bootstrap/dist/css/bootstrap.min.css "$dest/bootstrap/"
 cp node_modules/bootstrap/dist/js/bootstrap.bundle.min.js "$dest/bootstrap/"
 cp node_modules/bootstrap/LICENSE "$dest/bootstrap/LICENSE"
 cp node_modules/htmx.org/dist/htmx.min.js "$dest/htmx/"
 cp node_modules/htmx.org/LICENSE "$dest/htmx/LICENSE"
-for pkg in bootstrap htmx.org; do
+cp node_modules/sortablejs/Sortable.min.js "$dest/sortablejs/"
+cp node_modules/sortablejs/LICENSE "$dest/sortablejs/LICENSE"
+for pkg in bootstrap htmx.org sortablejs; do
   printf '%s %s\n' "$pkg" "$(node -p "require('./node_modules/$pkg/package.json').version")"
 done > "$dest/VERSIONS"
 # Source maps are not shipped; drop the references so browsers do not ask for them.

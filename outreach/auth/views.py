@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
@@ -14,6 +13,7 @@ from werkzeug.wrappers import Response
 from outreach.auth.models import Role, User
 from outreach.auth.services import AccountError, authenticate, change_password, load_session_user
 from outreach.db import db_session
+from outreach.web import same_site_path
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -64,26 +64,16 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
     return decorator
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: an open redirect after login would help phishing."""
-    if not target:
-        return url_for("web.index")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("web.index")
-    return target
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response:
     if current_user.is_authenticated:
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(same_site_path(request.args.get("next"), url_for("web.index")))
     email = request.form.get("email", "")
     if request.method == "POST":
         user = authenticate(db_session(), email, request.form.get("password", ""))
         if user is not None:
             login_user(user, remember=bool(request.form.get("remember")))
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(same_site_path(request.args.get("next"), url_for("web.index")))
         flash("The email or password is not correct.", "danger")
         return render_template("auth/login.html", email=email), 401
     return render_template("auth/login.html", email=email)

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from outreach.db import UTCDateTime, created_at_field, enum_type, updated_at_field
+from outreach.db import JSONType, UTCDateTime, created_at_field, enum_type, updated_at_field
 
 
 class Stage(enum.StrEnum):
@@ -101,6 +101,10 @@ class Prospect(SQLModel, table=True):
     # The prospect's local time zone, when known, for sending windows.
     timezone: str = Field(default="", max_length=64)
     notes: str = Field(default="", sa_type=sa.Text)
+    # Lower-cased domain, contact names and emails, and notes: what the list's search box looks in.
+    search_text: str = Field(
+        default="", sa_type=sa.Text, sa_column_kwargs={"server_default": sa.text("''")}
+    )
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 
@@ -132,3 +136,49 @@ class StageChange(SQLModel, table=True):
     changed_at: datetime = created_at_field()
     changed_by_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     reason: str = Field(default="manual", max_length=40)
+
+
+class ImportStatus(enum.StrEnum):
+    MAPPING = "mapping"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ProspectImport(SQLModel, table=True):
+    """A CSV file being imported into a campaign: its column mapping, progress and outcome."""
+
+    __tablename__ = "prospect_imports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaigns.id", ondelete="CASCADE", index=True)
+    user_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    filename: str = Field(max_length=255)
+    # Where the uploaded file waits in the instance folder until the import has run.
+    stored_path: str = Field(default="", max_length=1024)
+    source: str = Field(default="generic", max_length=40)
+    # The file's header, for writing rejected rows back out under the same columns.
+    columns: list[str] = Field(default_factory=list, sa_type=JSONType)
+    mapping: dict[str, str] = Field(default_factory=dict, sa_type=JSONType)
+    status: ImportStatus = Field(default=ImportStatus.MAPPING, sa_type=enum_type(ImportStatus))
+    total_bytes: int = Field(default=0, sa_type=sa.BigInteger)
+    processed_bytes: int = Field(default=0, sa_type=sa.BigInteger)
+    imported: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    error: str = Field(default="", sa_type=sa.Text)
+    created_at: datetime = created_at_field()
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ImportRejection(SQLModel, table=True):
+    """A row an import refused, with why, kept so the user can fix and re-import it."""
+
+    __tablename__ = "import_rejections"
+    __table_args__ = (sa.Index("ix_import_rejections_import_row", "import_id", "row"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    import_id: int = Field(foreign_key="prospect_imports.id", ondelete="CASCADE")
+    row: int
+    message: str = Field(sa_type=sa.Text)
+    raw: list[str] = Field(default_factory=list, sa_type=JSONType)

@@ -1,0 +1,580 @@
+"""Prospects, their domains, contacts and tags: adding, changing, moving, listing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, func, select
+
+from outreach.activity.services import record_activity
+from outreach.auth.models import User
+from outreach.campaigns.models import Campaign, ContentAsset
+from outreach.db import utcnow
+from outreach.prospects.models import (
+    Contact,
+    Domain,
+    Prospect,
+    ProspectTag,
+    Stage,
+    StageChange,
+    Tag,
+)
+from outreach.prospects.pipeline import STAGE_LABELS, MoveReason, StageMoveError, next_stage
+from outreach.prospects.schemas import ContactInput, ProspectInput, ProspectQuery, ProspectUpdate
+
+
+class ProspectError(ValueError):
+    """A change to prospects that cannot be made; the message is for the user."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def search_text(domain: str, people: Iterable[str], notes: str) -> str:
+    """What the search box matches: domain, contact names and emails, and notes, lower case."""
+    return " ".join(f"{domain} {' '.join(people)} {notes}".lower().split())
+
+
+def contact_words(contact: Contact) -> str:
+    return f"{contact.first_name} {contact.last_name} {contact.email or ''}"
+
+
+def refresh_search_text(session: Session, domain_ids: Iterable[int]) -> None:
+    """Recompute search text for every prospect of these domains (contacts are per domain)."""
+    ids = set(domain_ids)
+    if not ids:
+        return
+    contacts: dict[int, list[str]] = {}
+    for contact in session.exec(select(Contact).where(Contact.domain_id.in_(ids))):
+        contacts.setdefault(contact.domain_id, []).append(contact_words(contact))
+    rows = session.exec(
+        select(Prospect, Domain.name)
+        .join(Domain, Domain.id == Prospect.domain_id)
+        .where(Prospect.domain_id.in_(ids))
+    )
+    for prospect, name in rows:
+        prospect.search_text = search_text(
+            name, contacts.get(prospect.domain_id, []), prospect.notes
+        )
+
+
+@dataclass(frozen=True)
+class CampaignPresence:
+    campaign_id: int
+    campaign_name: str
+    stage: Stage
+
+
+@dataclass(frozen=True)
+class DomainHistory:
+    """What the agency already knows of a domain, shown before it is added again."""
+
+    name: str
+    known: bool = False
+    do_not_contact: bool = False
+    do_not_contact_reason: str = ""
+    last_contacted_at: datetime | None = None
+    last_contacted_by: str = ""
+    campaigns: list[CampaignPresence] = field(default_factory=list)
+
+
+def domain_history(
+    session: Session, name: str, exclude_campaign_id: int | None = None
+) -> DomainHistory:
+    domain = session.exec(select(Domain).where(Domain.name == name)).first()
+    if domain is None:
+        return DomainHistory(name=name)
+    by = session.get(User, domain.last_contacted_by_id) if domain.last_contacted_by_id else None
+    presences = session.exec(
+        select(Campaign.id, Campaign.name, Prospect.stage)
+        .join(Prospect, Prospect.campaign_id == Campaign.id)
+        .where(Prospect.domain_id == domain.id)
+        .order_by(Campaign.name)
+    ).all()
+    return DomainHistory(
+        name=name,
+        known=True,
+        do_not_contact=domain.do_not_contact,
+        do_not_contact_reason=domain.do_not_contact_reason,
+        last_contacted_at=domain.last_contacted_at,
+        last_contacted_by=by.display_name if by else "",
+        campaigns=[CampaignPresence(*row) for row in presences if row[0] != exclude_campaign_id],
+    )
+
+
+def _domain(session: Session, name: str) -> Domain:
+    domain = session.exec(select(Domain).where(Domain.name == name)).first()
+    if domain is None:
+        domain = Domain(name=name)
+        session.add(domain)
+        session.flush()
+    return domain
+
+
+def _check_refs(session: Session, campaign_id: int, data: ProspectUpdate | ProspectInput) -> None:
+    if data.owner_id is not None and session.get(User, data.owner_id) is None:
+        raise ProspectError(f"There is no user {data.owner_id}.", "owner_id")
+    if data.asset_id is not None:
+        asset = session.get(ContentAsset, data.asset_id)
+        if asset is None or asset.campaign_id != campaign_id:
+            raise ProspectError(f"Campaign has no content asset {data.asset_id}.", "asset_id")
+
+
+def add_prospect(
+    session: Session, campaign: Campaign, data: ProspectInput, actor: User
+) -> Prospect:
+    """Add a site to a campaign, refusing do-not-contact domains and duplicates."""
+    _check_refs(session, campaign.id, data)
+    existing = session.exec(select(Domain).where(Domain.name == data.domain)).first()
+    if existing is not None and existing.do_not_contact:
+        reason = f" ({existing.do_not_contact_reason})" if existing.do_not_contact_reason else ""
+        raise ProspectError(
+            f"{data.domain} is marked do-not-contact{reason} and cannot be added.", "domain"
+        )
+    if existing is not None:
+        duplicate = session.exec(
+            select(Prospect).where(
+                Prospect.campaign_id == campaign.id, Prospect.domain_id == existing.id
+            )
+        ).first()
+        if duplicate is not None:
+            raise ProspectError(
+                f"{data.domain} is already in this campaign "
+                f"(stage {STAGE_LABELS[duplicate.stage]}).",
+                "domain",
+            )
+    domain = existing or _domain(session, data.domain)
+    values = data.model_dump(exclude={"domain", "contact", "tags"})
+    prospect = Prospect(campaign_id=campaign.id, domain_id=domain.id, **values)
+    if prospect.owner_id is None:
+        prospect.owner_id = actor.id
+    session.add(prospect)
+    session.flush()
+    session.add(
+        StageChange(
+            prospect_id=prospect.id,
+            to_stage=Stage.PROSPECT,
+            changed_by_id=actor.id,
+            reason=MoveReason.MANUAL.value,
+        )
+    )
+    if data.contact is not None:
+        _save_contact(session, prospect, domain, data.contact)
+    _add_tags(session, [prospect.id], data.tags)
+    refresh_search_text(session, [domain.id])
+    record_activity(
+        session,
+        "prospect.added",
+        f"{domain.name} added to {campaign.name}",
+        actor=actor,
+        campaign_id=campaign.id,
+        prospect_id=prospect.id,
+    )
+    session.commit()
+    return prospect
+
+
+def _save_contact(
+    session: Session, prospect: Prospect, domain: Domain, data: ContactInput
+) -> Contact:
+    contact = None
+    if data.email:
+        contact = session.exec(
+            select(Contact).where(Contact.domain_id == domain.id, Contact.email == data.email)
+        ).first()
+    if contact is None:
+        contact = Contact(domain_id=domain.id, **data.model_dump(exclude={"primary"}))
+        session.add(contact)
+        session.flush()
+    else:
+        for name, value in data.model_dump(exclude={"primary", "email"}).items():
+            if value:
+                setattr(contact, name, value)
+    if data.primary or prospect.primary_contact_id is None:
+        prospect.primary_contact_id = contact.id
+    return contact
+
+
+def add_contact(session: Session, prospect: Prospect, data: ContactInput, actor: User) -> Contact:
+    """Add a person at the prospect's domain (or update the one with the same email)."""
+    domain = session.get(Domain, prospect.domain_id)
+    contact = _save_contact(session, prospect, domain, data)
+    refresh_search_text(session, [domain.id])
+    record_activity(
+        session,
+        "contact.added",
+        f"Contact {contact.full_name or contact.email} added",
+        actor=actor,
+        campaign_id=prospect.campaign_id,
+        prospect_id=prospect.id,
+    )
+    session.commit()
+    return contact
+
+
+def _add_tags(session: Session, prospect_ids: Sequence[int], names: Sequence[str]) -> None:
+    if not names or not prospect_ids:
+        return
+    known = dict(session.exec(select(Tag.name, Tag.id).where(Tag.name.in_(names))).all())
+    for name in names:
+        if name not in known:
+            tag = Tag(name=name)
+            session.add(tag)
+            session.flush()
+            known[name] = tag.id
+    tag_ids = [known[name] for name in names]
+    present = set(
+        session.exec(
+            select(ProspectTag.prospect_id, ProspectTag.tag_id).where(
+                ProspectTag.prospect_id.in_(prospect_ids), ProspectTag.tag_id.in_(tag_ids)
+            )
+        ).all()
+    )
+    session.add_all(
+        ProspectTag(prospect_id=pid, tag_id=tid)
+        for pid in prospect_ids
+        for tid in tag_ids
+        if (pid, tid) not in present
+    )
+
+
+def tags_of(session: Session, prospect_ids: Sequence[int]) -> dict[int, list[str]]:
+    tags: dict[int, list[str]] = {pid: [] for pid in prospect_ids}
+    if not prospect_ids:
+        return tags
+    rows = session.exec(
+        select(ProspectTag.prospect_id, Tag.name)
+        .join(Tag, Tag.id == ProspectTag.tag_id)
+        .where(ProspectTag.prospect_id.in_(prospect_ids))
+        .order_by(Tag.name)
+    )
+    for prospect_id, name in rows:
+        tags[prospect_id].append(name)
+    return tags
+
+
+def move_stage(
+    session: Session,
+    prospect: Prospect,
+    reason: MoveReason,
+    *,
+    to: Stage | None = None,
+    actor: User | None = None,
+    at: datetime | None = None,
+) -> StageChange | None:
+    """The one way a prospect changes stage, by hand or by the system; None if it stays.
+
+    The caller commits. Entering *contacted* stamps the domain's last contact.
+    """
+    target = next_stage(prospect.stage, reason, to)
+    if target is None:
+        return None
+    moved_at = at or utcnow()
+    change = StageChange(
+        prospect_id=prospect.id,
+        from_stage=prospect.stage,
+        to_stage=target,
+        changed_at=moved_at,
+        changed_by_id=actor.id if actor else None,
+        reason=reason.value,
+    )
+    session.add(change)
+    prospect.stage = target
+    prospect.stage_changed_at = moved_at
+    if target is Stage.CONTACTED:
+        domain = session.get(Domain, prospect.domain_id)
+        domain.last_contacted_at = moved_at
+        domain.last_contacted_by_id = actor.id if actor else prospect.owner_id
+    return change
+
+
+def update_prospect(
+    session: Session, prospect: Prospect, changes: dict[str, Any], actor: User
+) -> Prospect:
+    """Apply some fields; raises pydantic.ValidationError or ProspectError, saving nothing."""
+    data = ProspectUpdate.model_validate(changes)
+    _check_refs(session, prospect.campaign_id, data)
+    sent = data.model_dump(exclude_unset=True)
+    changed: list[str] = []
+    for name, value in sent.items():
+        if name in ("stage", "tags"):
+            continue
+        if getattr(prospect, name) != value:
+            setattr(prospect, name, value)
+            changed.append(name)
+    if "tags" in sent:
+        _replace_tags(session, prospect.id, data.tags)
+        changed.append("tags")
+    if data.stage is not None and move_stage(
+        session, prospect, MoveReason.MANUAL, to=data.stage, actor=actor
+    ):
+        changed.append("stage")
+    if "notes" in changed:
+        refresh_search_text(session, [prospect.domain_id])
+    if changed:
+        prospect.updated_at = utcnow()
+        record_activity(
+            session,
+            "prospect.updated",
+            f"Changed {', '.join(sorted(changed))}",
+            actor=actor,
+            campaign_id=prospect.campaign_id,
+            prospect_id=prospect.id,
+            data={"fields": sorted(changed)},
+        )
+    session.commit()
+    return prospect
+
+
+def _replace_tags(session: Session, prospect_id: int, names: Sequence[str]) -> None:
+    session.exec(sa.delete(ProspectTag).where(ProspectTag.prospect_id == prospect_id))
+    _add_tags(session, [prospect_id], names)
+
+
+def add_note(session: Session, prospect: Prospect, text: str, actor: User) -> None:
+    note = text.strip()
+    if not note:
+        raise ProspectError("The note is empty.", "note")
+    record_activity(
+        session,
+        "prospect.note",
+        note[:500],
+        actor=actor,
+        campaign_id=prospect.campaign_id,
+        prospect_id=prospect.id,
+        data={"text": note},
+    )
+    session.commit()
+
+
+# --- Lists -------------------------------------------------------------------------------
+
+
+SORTS: dict[str, Any] = {
+    "domain": Domain.name,
+    "dr": Prospect.domain_rating,
+    "traffic": Prospect.traffic,
+    "relevance": Prospect.relevance,
+    "stage": Prospect.stage,
+    "added": Prospect.created_at,
+    "updated": Prospect.updated_at,
+    "last_contacted": Domain.last_contacted_at,
+}
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def filter_conditions(
+    campaign_id: int | None, query: ProspectQuery, me: int | None = None
+) -> list[Any]:
+    """WHERE clauses for prospects (joined with their domain); all campaigns when id is None."""
+    where: list[Any] = [] if campaign_id is None else [Prospect.campaign_id == campaign_id]
+    if query.stage:
+        where.append(Prospect.stage.in_(query.stage))
+    if query.owner == "none":
+        where.append(Prospect.owner_id.is_(None))
+    elif query.owner:
+        where.append(Prospect.owner_id == (me if query.owner == "me" else int(query.owner)))
+    if query.tag:
+        tag_id = select(Tag.id).where(Tag.name == query.tag.lower()).scalar_subquery()
+        where.append(
+            sa.exists().where(ProspectTag.prospect_id == Prospect.id, ProspectTag.tag_id == tag_id)
+        )
+    for column, low, high in (
+        (Prospect.domain_rating, query.dr_min, query.dr_max),
+        (Prospect.traffic, query.traffic_min, query.traffic_max),
+        (Prospect.relevance, query.relevance_min, None),
+    ):
+        if low is not None:
+            where.append(column >= low)
+        if high is not None:
+            where.append(column <= high)
+    if query.never_contacted:
+        where.append(Domain.last_contacted_at.is_(None))
+    if query.contacted_before is not None:
+        where.append(Domain.last_contacted_at < _day_start(query.contacted_before))
+    if query.contacted_after is not None:
+        where.append(Domain.last_contacted_at >= _day_start(query.contacted_after))
+    for term in query.q.lower().split():
+        escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(Prospect.search_text.like(f"%{escaped}%", escape="\\"))
+    return where
+
+
+@dataclass(frozen=True)
+class ProspectRow:
+    prospect: Prospect
+    domain: str
+    do_not_contact: bool
+    last_contacted_at: datetime | None
+    owner_name: str
+    contact_name: str
+    contact_email: str
+    tags: list[str]
+
+
+def list_prospects(
+    session: Session, campaign_id: int | None, query: ProspectQuery, me: int | None = None
+) -> tuple[list[ProspectRow], int]:
+    """A page of prospects, filtered and sorted as asked, and how many match in all."""
+    where = filter_conditions(campaign_id, query, me)
+    total = session.exec(
+        select(func.count())
+        .select_from(Prospect)
+        .join(Domain, Domain.id == Prospect.domain_id)
+        .where(*where)
+    ).one()
+    column = SORTS[query.sort]
+    descending = query.order == "desc"
+    order = column.desc().nulls_last() if descending else column.asc().nulls_last()
+    tie = Prospect.id.desc() if descending else Prospect.id.asc()
+    rows = session.exec(
+        select(
+            Prospect,
+            Domain.name,
+            Domain.do_not_contact,
+            Domain.last_contacted_at,
+            User.name,
+            User.email,
+            Contact.first_name,
+            Contact.last_name,
+            Contact.email,
+        )
+        .join(Domain, Domain.id == Prospect.domain_id)
+        .outerjoin(User, User.id == Prospect.owner_id)
+        .outerjoin(Contact, Contact.id == Prospect.primary_contact_id)
+        .where(*where)
+        .order_by(order, tie)
+        .offset(query.offset)
+        .limit(query.per_page)
+    ).all()
+    tags = tags_of(session, [row[0].id for row in rows])
+    return [
+        ProspectRow(
+            prospect=p,
+            domain=name,
+            do_not_contact=dnc,
+            last_contacted_at=contacted,
+            owner_name=owner_name or owner_email or "",
+            contact_name=" ".join(part for part in (first, last) if part),
+            contact_email=email or "",
+            tags=tags[p.id],
+        )
+        for p, name, dnc, contacted, owner_name, owner_email, first, last, email in rows
+    ], total
+
+
+def matching_ids(
+    session: Session, campaign_id: int | None, query: ProspectQuery, me: int | None = None
+) -> list[int]:
+    return list(
+        session.exec(
+            select(Prospect.id)
+            .join(Domain, Domain.id == Prospect.domain_id)
+            .where(*filter_conditions(campaign_id, query, me))
+        ).all()
+    )
+
+
+def stage_counts(session: Session, campaign_id: int) -> dict[Stage, int]:
+    counts = dict(
+        session.exec(
+            select(Prospect.stage, func.count())
+            .where(Prospect.campaign_id == campaign_id)
+            .group_by(Prospect.stage)
+        ).all()
+    )
+    return {stage: counts.get(stage, 0) for stage in Stage}
+
+
+# --- Bulk actions ------------------------------------------------------------------------
+
+
+def _campaign_prospects(
+    session: Session, campaign_id: int | None, ids: Sequence[int]
+) -> list[Prospect]:
+    where = [Prospect.id.in_(ids)]
+    if campaign_id is not None:
+        where.append(Prospect.campaign_id == campaign_id)
+    return list(session.exec(select(Prospect).where(*where)).all())
+
+
+def bulk_assign(
+    session: Session, campaign_id: int | None, ids: Sequence[int], owner: User | None, actor: User
+) -> int:
+    prospects = _campaign_prospects(session, campaign_id, ids)
+    for prospect in prospects:
+        prospect.owner_id = owner.id if owner else None
+    _bulk_activity(
+        session,
+        campaign_id,
+        f"Assigned {len(prospects)} prospects to {owner.display_name if owner else 'nobody'}",
+        actor,
+    )
+    session.commit()
+    return len(prospects)
+
+
+def bulk_tag(
+    session: Session, campaign_id: int | None, ids: Sequence[int], names: Sequence[str], actor: User
+) -> int:
+    prospects = _campaign_prospects(session, campaign_id, ids)
+    if not names:
+        raise ProspectError("Enter a tag.", "tag")
+    _add_tags(session, [p.id for p in prospects], names)
+    _bulk_activity(
+        session, campaign_id, f"Tagged {len(prospects)} prospects {', '.join(names)}", actor
+    )
+    session.commit()
+    return len(prospects)
+
+
+def bulk_move(
+    session: Session, campaign_id: int | None, ids: Sequence[int], stage: Stage, actor: User
+) -> int:
+    moved = 0
+    for prospect in _campaign_prospects(session, campaign_id, ids):
+        if move_stage(session, prospect, MoveReason.MANUAL, to=stage, actor=actor):
+            moved += 1
+    _bulk_activity(session, campaign_id, f"Moved {moved} prospects to {STAGE_LABELS[stage]}", actor)
+    session.commit()
+    return moved
+
+
+def bulk_do_not_contact(
+    session: Session, campaign_id: int | None, ids: Sequence[int], reason: str, actor: User
+) -> int:
+    """Mark the prospects' domains do-not-contact, in every campaign."""
+    domain_ids = {p.domain_id for p in _campaign_prospects(session, campaign_id, ids)}
+    for domain in session.exec(select(Domain).where(Domain.id.in_(domain_ids))):
+        domain.do_not_contact = True
+        domain.do_not_contact_reason = reason.strip()[:500]
+    _bulk_activity(session, campaign_id, f"Marked {len(domain_ids)} domains do-not-contact", actor)
+    session.commit()
+    return len(domain_ids)
+
+
+def bulk_delete(session: Session, campaign_id: int | None, ids: Sequence[int], actor: User) -> int:
+    prospects = _campaign_prospects(session, campaign_id, ids)
+    for prospect in prospects:
+        session.delete(prospect)
+    _bulk_activity(session, campaign_id, f"Deleted {len(prospects)} prospects", actor)
+    session.commit()
+    return len(prospects)
+
+
+def _bulk_activity(session: Session, campaign_id: int | None, summary: str, actor: User) -> None:
+    record_activity(session, "prospects.bulk", summary, actor=actor, campaign_id=campaign_id)
+
+
+def require_stage_move(prospect: Prospect, stage: Stage) -> None:
+    """Raise when a manual move to `stage` would change nothing, for a clear UI message."""
+    if next_stage(prospect.stage, MoveReason.MANUAL, stage) is None:
+        raise StageMoveError(f"The prospect is already {STAGE_LABELS[stage].lower()}.")

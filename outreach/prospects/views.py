@@ -1,0 +1,506 @@
+"""Prospect pages: the list with filters and bulk actions, the board, a prospect's page."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from math import ceil
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
+from pydantic import ValidationError
+from sqlmodel import select
+
+from outreach.api.core import field_errors
+from outreach.auth.models import User
+from outreach.campaigns.models import Campaign, ContentAsset
+from outreach.db import db_session
+from outreach.links.models import Placement
+from outreach.prospects.domains import InvalidDomainError, registrable_domain
+from outreach.prospects.models import Contact, Domain, Prospect, Stage
+from outreach.prospects.pipeline import (
+    BOARD_COLUMNS,
+    STAGE_LABELS,
+    MoveReason,
+    StageMoveError,
+    parse_stage,
+)
+from outreach.prospects.schemas import (
+    ContactInput,
+    ProspectInput,
+    ProspectQuery,
+    normalise_tags,
+)
+from outreach.prospects.services import (
+    ProspectError,
+    add_contact,
+    add_note,
+    add_prospect,
+    bulk_assign,
+    bulk_delete,
+    bulk_do_not_contact,
+    bulk_move,
+    bulk_tag,
+    domain_history,
+    list_prospects,
+    matching_ids,
+    move_stage,
+    stage_counts,
+    tags_of,
+    update_prospect,
+)
+from outreach.prospects.timeline import prospect_timeline
+from outreach.web import same_site_path
+
+bp = Blueprint("prospects", __name__)
+
+BOARD_CARDS = 50
+EXPORT_BATCH = 1000
+EXPORT_COLUMNS = [
+    "domain",
+    "page_url",
+    "stage",
+    "domain_rating",
+    "traffic",
+    "relevance",
+    "owner",
+    "contact_name",
+    "contact_email",
+    "tags",
+    "last_contacted_at",
+    "added_at",
+    "notes",
+]
+
+
+def _campaign(campaign_id: int) -> Campaign:
+    campaign = db_session().get(Campaign, campaign_id)
+    if campaign is None:
+        abort(404, f"There is no campaign {campaign_id}.")
+    return campaign
+
+
+def _prospect(prospect_id: int) -> Prospect:
+    prospect = db_session().get(Prospect, prospect_id)
+    if prospect is None:
+        abort(404, f"There is no prospect {prospect_id}.")
+    return prospect
+
+
+def _list_query() -> tuple[ProspectQuery, dict[str, str]]:
+    """The list's query from the URL; invalid filters are reported and left out."""
+    raw: dict[str, Any] = request.args.to_dict()
+    raw["stage"] = request.args.getlist("stage")
+    try:
+        return ProspectQuery.model_validate(raw), {}
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        for name in errors:
+            raw.pop(name.split(".")[0], None)
+        return ProspectQuery.model_validate(raw), errors
+
+
+def _campaign_arg() -> Campaign | None:
+    value = request.values.get("campaign", "")
+    if not value:
+        return None
+    if not value.isdigit():
+        abort(400, "The campaign must be a number.")
+    return _campaign(int(value))
+
+
+def _safe_back(default: str) -> str:
+    """The page a form came from, when it is on this site; else `default`."""
+    return same_site_path(request.form.get("back"), default)
+
+
+def _users() -> list[User]:
+    return list(db_session().exec(select(User).where(User.active).order_by(User.name, User.email)))
+
+
+@bp.get("/prospects/")
+def index() -> str:
+    session = db_session()
+    campaign = _campaign_arg()
+    query, errors = _list_query()
+    rows, total = list_prospects(session, campaign.id if campaign else None, query, current_user.id)
+    campaign_names = dict(session.exec(select(Campaign.id, Campaign.name)).all())
+    return render_template(
+        "prospects/list.html",
+        campaign=campaign,
+        campaigns=campaign_names,
+        query=query,
+        errors=errors,
+        rows=rows,
+        total=total,
+        pages=max(ceil(total / query.per_page), 1),
+        users=_users(),
+        stages=list(Stage),
+        labels=STAGE_LABELS,
+        args={k: request.args.getlist(k) for k in request.args if k != "page"},
+    )
+
+
+BULK_ACTIONS = {"assign", "tag", "stage", "do_not_contact", "delete"}
+
+
+@bp.post("/prospects/bulk")
+def bulk() -> Response:
+    session = db_session()
+    campaign = _campaign_arg()
+    campaign_id = campaign.id if campaign else None
+    action = request.form.get("action", "")
+    back = _safe_back(url_for("prospects.index"))
+    if action not in BULK_ACTIONS:
+        flash("Choose what to do with the selected prospects.", "warning")
+        return redirect(back)
+    if request.form.get("scope") == "all":
+        query = ProspectQuery.model_validate(
+            {**request.form.to_dict(), "stage": request.form.getlist("stage")}
+        )
+        ids = matching_ids(session, campaign_id, query, current_user.id)
+    else:
+        ids = [int(v) for v in request.form.getlist("ids") if v.isdigit()]
+    if not ids:
+        flash("Select at least one prospect first.", "warning")
+        return redirect(back)
+    try:
+        message = _run_bulk(action, campaign_id, ids)
+    except (ProspectError, StageMoveError) as exc:
+        flash(str(exc), "danger")
+        return redirect(back)
+    flash(message, "success")
+    return redirect(back)
+
+
+def _run_bulk(action: str, campaign_id: int | None, ids: list[int]) -> str:
+    session = db_session()
+    value = request.form.get("value", "").strip()
+    if action == "assign":
+        owner = None
+        if value:
+            owner = session.get(User, int(value)) if value.isdigit() else None
+            if owner is None:
+                raise ProspectError("Choose a user to assign to.")
+        count = bulk_assign(session, campaign_id, ids, owner, current_user)
+        return f"Assigned {count} prospects to {owner.display_name if owner else 'nobody'}."
+    if action == "tag":
+        tags = normalise_tags(value)
+        count = bulk_tag(session, campaign_id, ids, tags, current_user)
+        return f"Tagged {count} prospects with {', '.join(tags)}."
+    if action == "stage":
+        stage = parse_stage(value)
+        count = bulk_move(session, campaign_id, ids, stage, current_user)
+        return f"Moved {count} prospects to {STAGE_LABELS[stage]}."
+    if action == "do_not_contact":
+        count = bulk_do_not_contact(session, campaign_id, ids, value, current_user)
+        return f"Marked {count} domains do-not-contact in every campaign."
+    if request.form.get("confirm") != "delete":
+        raise ProspectError(f"Type delete to confirm deleting {len(ids)} prospects.")
+    count = bulk_delete(session, campaign_id, ids, current_user)
+    return f"Deleted {count} prospects."
+
+
+@bp.get("/prospects/export.csv")
+def export() -> Response:
+    """The filtered list as CSV, every matching row, streamed in batches."""
+    campaign = _campaign_arg()
+    query, _errors = _list_query()
+    campaign_id = campaign.id if campaign else None
+    user_id = current_user.id
+
+    def generate() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(EXPORT_COLUMNS)
+        page = 1
+        while True:
+            batch = query.model_copy(update={"page": page, "per_page": EXPORT_BATCH})
+            rows, _total = list_prospects(db_session(), campaign_id, batch, user_id)
+            for row in rows:
+                p = row.prospect
+                writer.writerow(
+                    [
+                        row.domain,
+                        p.page_url,
+                        p.stage.value,
+                        p.domain_rating,
+                        p.traffic,
+                        p.relevance,
+                        row.owner_name,
+                        row.contact_name,
+                        row.contact_email,
+                        ", ".join(row.tags),
+                        row.last_contacted_at.isoformat() if row.last_contacted_at else "",
+                        p.created_at.isoformat(),
+                        p.notes,
+                    ]
+                )
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            if len(rows) < EXPORT_BATCH:
+                return
+            page += 1
+
+    name = f"prospects-{campaign.id}.csv" if campaign else "prospects.csv"
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _form_values() -> dict[str, Any]:
+    return request.form.to_dict()
+
+
+def _prospect_form(
+    campaign: Campaign, values: dict[str, Any], errors: dict[str, str], status: int = 200
+) -> tuple[str, int]:
+    assets = (
+        db_session().exec(select(ContentAsset).where(ContentAsset.campaign_id == campaign.id)).all()
+    )
+    return (
+        render_template(
+            "prospects/new.html",
+            campaign=campaign,
+            values=values,
+            errors=errors,
+            users=[(str(u.id), u.display_name) for u in _users()],
+            assets=[(str(a.id), a.title) for a in assets],
+        ),
+        status,
+    )
+
+
+def _prospect_input(values: dict[str, Any]) -> dict[str, Any]:
+    contact = {
+        name: values.get(f"contact_{name}", "")
+        for name in ("first_name", "last_name", "role", "email", "profile_url")
+    }
+    data: dict[str, Any] = {
+        name: values.get(name, "")
+        for name in (
+            "domain",
+            "page_url",
+            "domain_rating",
+            "traffic",
+            "relevance",
+            "owner_id",
+            "asset_id",
+            "notes",
+            "tags",
+        )
+    }
+    if any(contact.values()):
+        data["contact"] = contact
+    return data
+
+
+def _flatten_contact_errors(errors: dict[str, str]) -> dict[str, str]:
+    return {name.replace("contact.", "contact_"): message for name, message in errors.items()}
+
+
+@bp.route("/campaigns/<int:campaign_id>/prospects/new", methods=["GET", "POST"])
+def new(campaign_id: int) -> tuple[str, int] | Response:
+    campaign = _campaign(campaign_id)
+    if request.method == "GET":
+        return _prospect_form(campaign, {"owner_id": str(current_user.id)}, {})
+    values = _form_values()
+    try:
+        data = ProspectInput.model_validate(_prospect_input(values))
+        prospect = add_prospect(db_session(), campaign, data, current_user)
+    except ValidationError as exc:
+        return _prospect_form(campaign, values, _flatten_contact_errors(field_errors(exc)), 422)
+    except ProspectError as exc:
+        db_session().rollback()
+        return _prospect_form(campaign, values, {exc.field or "domain": str(exc)}, 422)
+    flash(f"{data.domain} added to {campaign.name}.", "success")
+    if request.form.get("next") == "another":
+        return redirect(url_for("prospects.new", campaign_id=campaign.id))
+    return redirect(url_for("prospects.show", prospect_id=prospect.id))
+
+
+@bp.get("/campaigns/<int:campaign_id>/prospects/domain-check")
+def domain_check(campaign_id: int) -> str:
+    """What is known of a domain, shown under the field while the user types (htmx)."""
+    value = request.args.get("domain", "") or request.args.get("page_url", "")
+    if not value.strip():
+        return ""
+    try:
+        name = registrable_domain(value)
+    except InvalidDomainError as exc:
+        return render_template("prospects/_domain_check.html", error=str(exc), history=None)
+    history = domain_history(db_session(), name, exclude_campaign_id=campaign_id)
+    in_campaign = (
+        db_session()
+        .exec(
+            select(Prospect.id)
+            .join(Domain, Domain.id == Prospect.domain_id)
+            .where(Prospect.campaign_id == campaign_id, Domain.name == name)
+        )
+        .first()
+    )
+    return render_template(
+        "prospects/_domain_check.html",
+        error="",
+        history=history,
+        in_campaign=in_campaign,
+        labels=STAGE_LABELS,
+    )
+
+
+@bp.get("/campaigns/<int:campaign_id>/board")
+def board(campaign_id: int) -> str:
+    session = db_session()
+    campaign = _campaign(campaign_id)
+    counts = stage_counts(session, campaign.id)
+    columns = {}
+    for stage in BOARD_COLUMNS:
+        query = ProspectQuery(stage=[stage], sort="updated", per_page=BOARD_CARDS)
+        columns[stage], _total = list_prospects(session, campaign.id, query)
+    return render_template(
+        "prospects/board.html",
+        campaign=campaign,
+        columns=columns,
+        counts=counts,
+        labels=STAGE_LABELS,
+        stages=BOARD_COLUMNS,
+        per_column=BOARD_CARDS,
+    )
+
+
+@bp.post("/prospects/<int:prospect_id>/stage")
+def change_stage(prospect_id: int) -> Response | tuple[Response, int]:
+    """Move one prospect; the board calls it with fetch (JSON back), forms get a redirect."""
+    session = db_session()
+    prospect = _prospect(prospect_id)
+    wants_json = request.accept_mimetypes.best == "application/json"
+    try:
+        stage = parse_stage(request.form.get("stage", ""))
+        move_stage(session, prospect, MoveReason.MANUAL, to=stage, actor=current_user)
+        session.commit()
+    except StageMoveError as exc:
+        if wants_json:
+            return jsonify(error=str(exc)), 422
+        flash(str(exc), "danger")
+        return redirect(_safe_back(url_for("prospects.show", prospect_id=prospect_id)))
+    if wants_json:
+        return jsonify(
+            stage=prospect.stage.value,
+            counts={s.value: n for s, n in stage_counts(session, prospect.campaign_id).items()},
+        )
+    domain = session.get(Domain, prospect.domain_id)
+    flash(f"{domain.name} moved to {STAGE_LABELS[prospect.stage]}.", "success")
+    return redirect(_safe_back(url_for("prospects.show", prospect_id=prospect_id)))
+
+
+def _show(
+    prospect: Prospect, errors: dict[str, str] | None = None, status: int = 200
+) -> tuple[str, int]:
+    session = db_session()
+    domain = session.get(Domain, prospect.domain_id)
+    campaign = session.get(Campaign, prospect.campaign_id)
+    contacts = session.exec(
+        select(Contact).where(Contact.domain_id == domain.id).order_by(Contact.id)
+    ).all()
+    assets = session.exec(select(ContentAsset).where(ContentAsset.campaign_id == campaign.id)).all()
+    placements = session.exec(select(Placement).where(Placement.prospect_id == prospect.id)).all()
+    return (
+        render_template(
+            "prospects/show.html",
+            prospect=prospect,
+            domain=domain,
+            campaign=campaign,
+            contacts=contacts,
+            contact_errors=any(name.startswith("contact_") for name in errors or {}),
+            user_options=[(str(u.id), u.display_name) for u in _users()],
+            asset_options=[(str(a.id), a.title) for a in assets],
+            asset=session.get(ContentAsset, prospect.asset_id) if prospect.asset_id else None,
+            placements=placements,
+            tags=tags_of(session, [prospect.id])[prospect.id],
+            owner=session.get(User, prospect.owner_id) if prospect.owner_id else None,
+            history=domain_history(session, domain.name, exclude_campaign_id=campaign.id),
+            timeline=prospect_timeline(session, prospect.id),
+            labels=STAGE_LABELS,
+            stages=BOARD_COLUMNS,
+            errors=errors or {},
+            values=request.form if request.method == "POST" else {},
+        ),
+        status,
+    )
+
+
+@bp.get("/prospects/<int:prospect_id>")
+def show(prospect_id: int) -> tuple[str, int]:
+    return _show(_prospect(prospect_id))
+
+
+@bp.post("/prospects/<int:prospect_id>")
+def edit(prospect_id: int) -> tuple[str, int] | Response:
+    prospect = _prospect(prospect_id)
+    fields = (
+        "page_url",
+        "domain_rating",
+        "traffic",
+        "relevance",
+        "owner_id",
+        "asset_id",
+        "notes",
+        "tags",
+    )
+    changes = {name: request.form.get(name, "") for name in fields if name in request.form}
+    try:
+        update_prospect(db_session(), prospect, changes, current_user)
+    except ValidationError as exc:
+        db_session().rollback()
+        return _show(prospect, field_errors(exc), 422)
+    except ProspectError as exc:
+        db_session().rollback()
+        return _show(prospect, {exc.field or "prospect": str(exc)}, 422)
+    flash("Prospect saved.", "success")
+    return redirect(url_for("prospects.show", prospect_id=prospect.id))
+
+
+@bp.post("/prospects/<int:prospect_id>/contacts")
+def new_contact(prospect_id: int) -> tuple[str, int] | Response:
+    prospect = _prospect(prospect_id)
+    values = {
+        name: request.form.get(f"contact_{name}", "")
+        for name in ("first_name", "last_name", "role", "email", "profile_url")
+    }
+    try:
+        data = ContactInput.model_validate(
+            {**values, "primary": bool(request.form.get("contact_primary"))}
+        )
+        contact = add_contact(db_session(), prospect, data, current_user)
+    except ValidationError as exc:
+        errors = {f"contact_{k}": v for k, v in field_errors(exc).items()}
+        return _show(prospect, errors, 422)
+    flash(f"Contact {contact.full_name or contact.email} saved.", "success")
+    return redirect(url_for("prospects.show", prospect_id=prospect.id))
+
+
+@bp.post("/prospects/<int:prospect_id>/notes")
+def new_note(prospect_id: int) -> tuple[str, int] | Response:
+    prospect = _prospect(prospect_id)
+    try:
+        add_note(db_session(), prospect, request.form.get("note", ""), current_user)
+    except ProspectError as exc:
+        return _show(prospect, {"note": str(exc)}, 422)
+    flash("Note added.", "success")
+    return redirect(url_for("prospects.show", prospect_id=prospect.id))
