@@ -20,9 +20,15 @@ from outreach.api.core import (
     require_role,
 )
 from outreach.auth.models import Role
-from outreach.campaigns.models import Campaign, CampaignKind, CampaignStatus
-from outreach.campaigns.schemas import CampaignInput
-from outreach.campaigns.services import create_campaign, list_campaigns, update_campaign
+from outreach.campaigns.models import AssetType, Campaign, CampaignKind, CampaignStatus
+from outreach.campaigns.schemas import AssetInput, CampaignInput
+from outreach.campaigns.services import (
+    add_asset,
+    campaign_assets,
+    create_campaign,
+    list_campaigns,
+    update_campaign,
+)
 from outreach.config import Settings
 from outreach.db import db_session
 
@@ -136,3 +142,42 @@ def patch(path: CampaignPath, body: CampaignPatch) -> tuple[dict[str, Any], int]
     except ValidationError as exc:
         raise _invalid(exc) from None
     return dump(CampaignOut.model_validate(campaign))
+
+
+class AssetOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    campaign_id: int
+    title: str
+    url: str
+    asset_type: AssetType
+    target_keywords: str
+    notes: str
+    created_at: datetime
+
+
+class AssetList(BaseModel):
+    items: list[AssetOut]
+    total: int
+
+
+@api.get(
+    "/campaigns/<int:campaign_id>/assets",
+    responses={200: AssetList},
+    summary="The content assets of a campaign",
+)
+def list_assets(path: CampaignPath) -> tuple[dict[str, Any], int]:
+    assets = campaign_assets(db_session(), _campaign(path.campaign_id).id)
+    items = [AssetOut.model_validate(asset) for asset in assets]
+    return dump(AssetList(items=items, total=len(items)))
+
+
+@api.post(
+    "/campaigns/<int:campaign_id>/assets",
+    responses={201: AssetOut},
+    summary="Add a content asset to a campaign",
+)
+def create_asset(path: CampaignPath, body: AssetInput) -> tuple[dict[str, Any], int]:
+    asset = add_asset(db_session(), _campaign(path.campaign_id), body, api_user())
+    return dump(AssetOut.model_validate(asset), 201)

@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from outreach.campaigns.models import CampaignKind, CampaignStatus
+from outreach.campaigns.models import AssetType, CampaignKind, CampaignStatus
 from outreach.prospects.domains import InvalidDomainError, registrable_domain
 
 
@@ -92,3 +92,20 @@ class CampaignInput(BaseModel):
         if value and starts_on and value < starts_on:
             raise ValueError("the end date is before the start date")
         return value
+
+
+class AssetInput(BaseModel):
+    """A content asset pitched in a campaign."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    title: str = Field(min_length=1, max_length=300)
+    url: str = Field(max_length=2048, description="The page on the client's site.")
+    asset_type: AssetType = AssetType.OTHER
+    target_keywords: str = Field(default="", max_length=1000)
+    notes: str = Field(default="", max_length=20_000)
+
+    @field_validator("url")
+    @classmethod
+    def _page(cls, value: str) -> str:
+        return normalise_site_url(value)

@@ -12,8 +12,8 @@ from sqlmodel import Session, func, select
 
 from outreach.activity.services import record_activity
 from outreach.auth.models import User
-from outreach.campaigns.models import Campaign, CampaignStatus, Client
-from outreach.campaigns.schemas import CampaignInput
+from outreach.campaigns.models import Campaign, CampaignStatus, Client, ContentAsset
+from outreach.campaigns.schemas import AssetInput, CampaignInput
 from outreach.db import utcnow
 from outreach.prospects.domains import registrable_domain
 from outreach.prospects.models import Prospect, Stage
@@ -134,3 +134,28 @@ def list_campaigns(
         .limit(limit)
     ).all()
     return [CampaignRow(*row) for row in rows], total
+
+
+def add_asset(session: Session, campaign: Campaign, data: AssetInput, actor: User) -> ContentAsset:
+    asset = ContentAsset(campaign_id=campaign.id, **data.model_dump())
+    session.add(asset)
+    session.flush()
+    record_activity(
+        session,
+        "asset.added",
+        f"Asset {asset.title} added",
+        actor=actor,
+        campaign_id=campaign.id,
+    )
+    session.commit()
+    return asset
+
+
+def campaign_assets(session: Session, campaign_id: int) -> list[ContentAsset]:
+    return list(
+        session.exec(
+            select(ContentAsset)
+            .where(ContentAsset.campaign_id == campaign_id)
+            .order_by(ContentAsset.created_at, ContentAsset.id)
+        )
+    )

@@ -16,12 +16,15 @@ from outreach.auth.models import Role
 from outreach.auth.views import roles_required
 from outreach.campaigns.models import (
     CAMPAIGN_KIND_LABELS,
+    AssetType,
     Campaign,
     CampaignStatus,
     Client,
 )
-from outreach.campaigns.schemas import CampaignInput
+from outreach.campaigns.schemas import AssetInput, CampaignInput
 from outreach.campaigns.services import (
+    add_asset,
+    campaign_assets,
     campaign_input,
     create_campaign,
     list_campaigns,
@@ -127,9 +130,29 @@ def edit(campaign_id: int) -> tuple[str, int] | Response:
 
 
 @bp.get("/<int:campaign_id>")
-def show(campaign_id: int) -> str:
-    session = db_session()
+def show(campaign_id: int) -> tuple[str, int]:
+    return _render_show(_campaign_or_404(campaign_id))
+
+
+@bp.post("/<int:campaign_id>/assets")
+def new_asset(campaign_id: int) -> tuple[str, int] | Response:
     campaign = _campaign_or_404(campaign_id)
+    values = {name: request.form.get(name, "") for name in AssetInput.model_fields}
+    try:
+        asset = add_asset(db_session(), campaign, AssetInput.model_validate(values), current_user)
+    except ValidationError as exc:
+        return _render_show(campaign, values, field_errors(exc), 422)
+    flash(f"Asset {asset.title} added.", "success")
+    return redirect(url_for("campaigns.show", campaign_id=campaign.id) + "#assets-heading")
+
+
+def _render_show(
+    campaign: Campaign,
+    asset_values: dict[str, Any] | None = None,
+    asset_errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    session = db_session()
     client = session.get(Client, campaign.client_id)
     stage_counts = dict(
         session.exec(
@@ -138,12 +161,19 @@ def show(campaign_id: int) -> str:
             .group_by(Prospect.stage)
         ).all()
     )
-    return render_template(
-        "campaigns/show.html",
-        campaign=campaign,
-        client=client,
-        kinds=CAMPAIGN_KIND_LABELS,
-        stages=list(Stage),
-        stage_counts=stage_counts,
-        can_manage=current_user.has_role(*MANAGERS),
+    return (
+        render_template(
+            "campaigns/show.html",
+            campaign=campaign,
+            client=client,
+            kinds=CAMPAIGN_KIND_LABELS,
+            stages=list(Stage),
+            stage_counts=stage_counts,
+            can_manage=current_user.has_role(*MANAGERS),
+            assets=campaign_assets(session, campaign.id),
+            asset_types=[(t.value, t.value.replace("_", " ").capitalize()) for t in AssetType],
+            asset_values=asset_values or {"asset_type": AssetType.GUIDE.value},
+            asset_errors=asset_errors or {},
+        ),
+        status,
     )

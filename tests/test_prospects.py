@@ -1,0 +1,448 @@
+"""Prospects: adding, the stage function, the list's filters and bulk actions, board and page."""
+
+import csv
+import io
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlmodel import select
+
+from outreach.auth.models import Role
+from outreach.campaigns.models import Campaign, CampaignKind, Client
+from outreach.prospects.models import Contact, Domain, Prospect, Stage, StageChange
+from outreach.prospects.pipeline import MoveReason
+from outreach.prospects.schemas import ProspectInput, ProspectQuery
+from outreach.prospects.services import (
+    ProspectError,
+    add_prospect,
+    domain_history,
+    list_prospects,
+    move_stage,
+)
+from tests.conftest import csrf_token
+
+
+@pytest.fixture
+def campaign(session, make_user):
+    owner = make_user(Role.MANAGER, name="Maria")
+    client = Client(name="Client", domain="client.example", website="https://client.example/")
+    session.add(client)
+    session.commit()
+    campaign = Campaign(
+        name="Guest posts",
+        kind=CampaignKind.GUEST_POST,
+        client_id=client.id,
+        client_url="https://client.example/",
+        owner_id=owner.id,
+    )
+    session.add(campaign)
+    session.commit()
+    return campaign
+
+
+@pytest.fixture
+def other_campaign(session, campaign):
+    other = Campaign(
+        name="Round-up",
+        kind=CampaignKind.EXPERT_ROUNDUP,
+        client_id=campaign.client_id,
+        client_url="https://client.example/",
+    )
+    session.add(other)
+    session.commit()
+    return other
+
+
+def add(session, campaign, user, **fields):
+    return add_prospect(session, campaign, ProspectInput.model_validate(fields), user)
+
+
+class TestAdding:
+    def test_domain_is_normalised_and_contact_and_tags_kept(self, session, campaign, make_user):
+        user = make_user()
+        prospect = add(
+            session,
+            campaign,
+            user,
+            page_url="https://www.Gardenista-Blog.example/write-for-us",
+            domain_rating="54",
+            tags="Gardening, DIY, gardening",
+            contact={"first_name": "Anna", "email": "Anna@Gardenista-Blog.example"},
+        )
+        domain = session.get(Domain, prospect.domain_id)
+        assert domain.name == "gardenista-blog.example"
+        assert prospect.page_url == "https://www.gardenista-blog.example/write-for-us"
+        assert prospect.domain_rating == 54
+        assert prospect.owner_id == user.id
+        contact = session.get(Contact, prospect.primary_contact_id)
+        assert contact.email == "anna@gardenista-blog.example"
+        assert "anna@gardenista-blog.example" in prospect.search_text
+        rows, _ = list_prospects(session, campaign.id, ProspectQuery())
+        assert rows[0].tags == ["diy", "gardening"]
+        first = session.exec(
+            select(StageChange).where(StageChange.prospect_id == prospect.id)
+        ).one()
+        assert (first.from_stage, first.to_stage, first.changed_by_id) == (
+            None,
+            "prospect",
+            user.id,
+        )
+
+    def test_duplicate_in_campaign_is_refused(self, session, campaign, make_user):
+        user = make_user()
+        add(session, campaign, user, domain="blog.example")
+        with pytest.raises(
+            ProspectError, match=r"blog.example is already in this campaign \(stage Prospect\)"
+        ):
+            add(session, campaign, user, domain="https://www.BLOG.example/about")
+
+    def test_do_not_contact_domain_is_refused(self, session, campaign, make_user):
+        session.add(
+            Domain(
+                name="angry.example", do_not_contact=True, do_not_contact_reason="asked us to stop"
+            )
+        )
+        session.commit()
+        with pytest.raises(ProspectError, match=r"marked do-not-contact \(asked us to stop\)"):
+            add(session, campaign, make_user(), domain="angry.example")
+
+    def test_history_shows_other_campaigns_and_last_contact(
+        self, session, campaign, other_campaign, make_user
+    ):
+        ben = make_user(name="Ben")
+        first = add(session, other_campaign, ben, domain="blog.example")
+        move_stage(session, first, MoveReason.EMAIL_SENT, at=datetime(2026, 10, 1, 9, tzinfo=UTC))
+        session.commit()
+        history = domain_history(session, "blog.example", exclude_campaign_id=campaign.id)
+        assert history.known
+        assert history.last_contacted_at == datetime(2026, 10, 1, 9, tzinfo=UTC)
+        assert history.last_contacted_by == "Ben"
+        assert [(c.campaign_name, c.stage) for c in history.campaigns] == [
+            ("Round-up", "contacted")
+        ]
+        assert not domain_history(session, "new.example").known
+
+
+class TestStageFunction:
+    def test_manual_move_is_recorded_with_who_and_when(self, session, campaign, make_user):
+        user = make_user()
+        prospect = add(session, campaign, user, domain="blog.example")
+        at = datetime(2026, 11, 2, 10, tzinfo=UTC)
+        change = move_stage(
+            session, prospect, MoveReason.MANUAL, to=Stage.REPLIED, actor=user, at=at
+        )
+        session.commit()
+        assert (change.from_stage, change.to_stage, change.changed_by_id) == (
+            "prospect",
+            "replied",
+            user.id,
+        )
+        assert prospect.stage == Stage.REPLIED
+        assert prospect.stage_changed_at == at
+
+    def test_automatic_moves_only_apply_where_they_mean_something(
+        self, session, campaign, make_user
+    ):
+        prospect = add(session, campaign, make_user(), domain="blog.example")
+        assert move_stage(session, prospect, MoveReason.EMAIL_SENT) is not None
+        assert prospect.stage == Stage.CONTACTED
+        assert session.get(Domain, prospect.domain_id).last_contacted_at is not None
+        assert move_stage(session, prospect, MoveReason.EMAIL_SENT) is None
+        move_stage(session, prospect, MoveReason.REPLY_RECEIVED)
+        move_stage(session, prospect, MoveReason.EMAIL_SENT)
+        assert prospect.stage == Stage.REPLIED
+
+
+@pytest.fixture
+def listed(session, campaign, make_user):
+    """Five prospects with different metrics, owners, tags and contact history."""
+    ben, ida = make_user(name="Ben"), make_user(name="Ida")
+    specs = [
+        ("alpha.example", ben, 10, 500, "gardening", "Anna", "loves compost"),
+        ("bravo.example", ida, 50, 5000, "diy", "", ""),
+        ("charlie.example", ben, 90, None, "gardening, diy", "Carl", "big site"),
+        ("delta.example", None, None, 100, "", "", "no metrics"),
+        ("echo.example", ida, 30, 2000, "", "Eve", ""),
+    ]
+    made = {}
+    for name, owner, dr, traffic, tags, person, notes in specs:
+        fields = {
+            "domain": name,
+            "domain_rating": dr,
+            "traffic": traffic,
+            "tags": tags,
+            "notes": notes,
+        }
+        if owner:
+            fields["owner_id"] = owner.id
+        if person:
+            fields["contact"] = {"first_name": person, "email": f"{person.lower()}@{name}"}
+        made[name] = add(session, campaign, ben, **fields)
+    made["delta.example"].owner_id = None
+    move_stage(
+        session, made["bravo.example"], MoveReason.EMAIL_SENT, at=datetime(2026, 9, 1, tzinfo=UTC)
+    )
+    move_stage(
+        session,
+        made["charlie.example"],
+        MoveReason.EMAIL_SENT,
+        at=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    session.commit()
+    return {"ben": ben, "ida": ida, **made}
+
+
+def domains(session, campaign, me=None, **query):
+    rows, total = list_prospects(session, campaign.id, ProspectQuery.model_validate(query), me)
+    return [row.domain for row in rows], total
+
+
+class TestListing:
+    def test_filters(self, session, campaign, listed):
+        assert domains(session, campaign, stage=["contacted"], sort="domain", order="asc")[0] == [
+            "bravo.example",
+            "charlie.example",
+        ]
+        assert set(domains(session, campaign, tag="gardening")[0]) == {
+            "alpha.example",
+            "charlie.example",
+        }
+        assert domains(session, campaign, owner="none")[0] == ["delta.example"]
+        assert set(domains(session, campaign, listed["ida"].id, owner="me")[0]) == {
+            "bravo.example",
+            "echo.example",
+        }
+        assert set(domains(session, campaign, dr_min=30, dr_max=60)[0]) == {
+            "bravo.example",
+            "echo.example",
+        }
+        assert domains(session, campaign, traffic_min=4000)[0] == ["bravo.example"]
+        assert set(domains(session, campaign, never_contacted=True)[0]) == {
+            "alpha.example",
+            "delta.example",
+            "echo.example",
+        }
+        assert domains(session, campaign, contacted_after=date(2026, 10, 1))[0] == [
+            "charlie.example"
+        ]
+        assert domains(session, campaign, contacted_before=date(2026, 10, 1))[0] == [
+            "bravo.example"
+        ]
+
+    def test_search_looks_in_domain_contacts_and_notes(self, session, campaign, listed):
+        assert domains(session, campaign, q="compost")[0] == ["alpha.example"]
+        assert domains(session, campaign, q="eve@")[0] == ["echo.example"]
+        assert domains(session, campaign, q="CARL big")[0] == ["charlie.example"]
+        assert domains(session, campaign, q="delta")[0] == ["delta.example"]
+        assert domains(session, campaign, q="100%")[0] == []
+
+    def test_sort_puts_missing_values_last_and_pages(self, session, campaign, listed):
+        assert domains(session, campaign, sort="dr", order="desc")[0] == [
+            "charlie.example",
+            "bravo.example",
+            "echo.example",
+            "alpha.example",
+            "delta.example",
+        ]
+        assert domains(session, campaign, sort="dr", order="asc")[0][0] == "alpha.example"
+        assert domains(session, campaign, sort="dr", order="asc")[0][-1] == "delta.example"
+        page, total = domains(session, campaign, sort="domain", order="asc", per_page=2, page=2)
+        assert (page, total) == (["charlie.example", "delta.example"], 5)
+
+
+class TestPages:
+    def test_list_page_filters_and_shows_counts(self, client, login, campaign, listed):
+        login(Role.BUILDER)
+        page = client.get(f"/prospects/?campaign={campaign.id}&tag=gardening&sort=domain&order=asc")
+        text = page.get_data(as_text=True)
+        assert '<span class="text-body-secondary fs-5" id="prospect-total">(2)</span>' in text
+        assert "alpha.example" in text
+        assert "bravo.example" not in text
+
+    def test_bad_filter_is_reported_not_fatal(self, client, login, campaign, listed):
+        login(Role.BUILDER)
+        page = client.get(f"/prospects/?campaign={campaign.id}&dr_min=lots")
+        assert page.status_code == 200
+        assert "Some filters were not understood" in page.get_data(as_text=True)
+        assert "(5)" in page.get_data(as_text=True)
+
+    def bulk(self, client, campaign, **data):
+        token = csrf_token(client, f"/prospects/?campaign={campaign.id}")
+        return client.post(
+            "/prospects/bulk",
+            data={"csrf_token": token, "campaign": campaign.id, **data},
+            follow_redirects=True,
+        )
+
+    def test_bulk_tag_selected_rows(self, client, session, login, campaign, listed):
+        login(Role.BUILDER)
+        ids = [listed["bravo.example"].id, listed["delta.example"].id]
+        page = self.bulk(client, campaign, action="tag", value="Q4 push", ids=ids)
+        assert "Tagged 2 prospects with q4 push." in page.get_data(as_text=True)
+        assert set(domains(session, campaign, tag="q4 push")[0]) == {
+            "bravo.example",
+            "delta.example",
+        }
+
+    def test_bulk_on_all_matching_the_filter(self, client, session, login, campaign, listed):
+        login(Role.BUILDER)
+        page = self.bulk(client, campaign, action="stage", value="declined", scope="all", tag="diy")
+        assert "Moved 2 prospects to Declined." in page.get_data(as_text=True)
+        assert set(domains(session, campaign, stage=["declined"])[0]) == {
+            "bravo.example",
+            "charlie.example",
+        }
+
+    def test_bulk_assign_and_do_not_contact(self, client, session, login, campaign, listed):
+        login(Role.BUILDER)
+        ida = listed["ida"]
+        self.bulk(
+            client, campaign, action="assign", value=str(ida.id), ids=[listed["alpha.example"].id]
+        )
+        assert "alpha.example" in domains(session, campaign, owner=str(ida.id))[0]
+        self.bulk(
+            client,
+            campaign,
+            action="do_not_contact",
+            value="spammy",
+            ids=[listed["echo.example"].id],
+        )
+        domain = session.exec(select(Domain).where(Domain.name == "echo.example")).one()
+        session.refresh(domain)
+        assert (domain.do_not_contact, domain.do_not_contact_reason) == (True, "spammy")
+
+    def test_bulk_delete_needs_confirmation(self, client, session, login, campaign, listed):
+        login(Role.BUILDER)
+        ids = [listed["alpha.example"].id]
+        refused = self.bulk(client, campaign, action="delete", ids=ids)
+        assert "Type delete to confirm deleting 1 prospects." in refused.get_data(as_text=True)
+        assert domains(session, campaign)[1] == 5
+        self.bulk(client, campaign, action="delete", ids=ids, confirm="delete")
+        assert domains(session, campaign)[1] == 4
+
+    def test_bulk_without_selection_says_so(self, client, login, campaign, listed):
+        login(Role.BUILDER)
+        page = self.bulk(client, campaign, action="tag", value="x")
+        assert "Select at least one prospect first." in page.get_data(as_text=True)
+
+    def test_export_is_the_filtered_list(self, client, login, campaign, listed):
+        login(Role.BUILDER)
+        response = client.get(
+            f"/prospects/export.csv?campaign={campaign.id}&tag=gardening&sort=domain&order=asc"
+        )
+        assert response.mimetype == "text/csv"
+        rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+        assert [row["domain"] for row in rows] == ["alpha.example", "charlie.example"]
+        assert rows[0]["contact_email"] == "anna@alpha.example"
+        assert rows[1]["tags"] == "diy, gardening"
+
+    def test_board_move_by_fetch_returns_new_counts(self, client, login, campaign, listed):
+        login(Role.BUILDER)
+        board = client.get(f"/campaigns/{campaign.id}/board").get_data(as_text=True)
+        assert 'data-count="contacted">2<' in board
+        token = csrf_token(client, f"/campaigns/{campaign.id}/board")
+        response = client.post(
+            f"/prospects/{listed['alpha.example'].id}/stage",
+            data={"stage": "contacted", "csrf_token": token},
+            headers={"Accept": "application/json"},
+        )
+        assert response.json["stage"] == "contacted"
+        assert response.json["counts"]["contacted"] == 3
+        assert response.json["counts"]["prospect"] == 2
+        bad = client.post(
+            f"/prospects/{listed['alpha.example'].id}/stage",
+            data={"stage": "won", "csrf_token": token},
+            headers={"Accept": "application/json"},
+        )
+        assert bad.status_code == 422
+        assert "is not a stage" in bad.json["error"]
+
+    def test_keyboard_move_form_redirects_back_to_the_board(self, client, login, campaign, listed):
+        login(Role.BUILDER)
+        token = csrf_token(client, f"/campaigns/{campaign.id}/board")
+        response = client.post(
+            f"/prospects/{listed['alpha.example'].id}/stage",
+            data={
+                "stage": "replied",
+                "csrf_token": token,
+                "back": f"/campaigns/{campaign.id}/board",
+            },
+        )
+        assert response.headers["Location"] == f"/campaigns/{campaign.id}/board"
+        board = client.get(f"/campaigns/{campaign.id}/board").get_data(as_text=True)
+        assert "alpha.example moved to Replied." in board
+
+    def test_prospect_page_timeline_notes_and_contacts(self, client, login, campaign, listed):
+        login(Role.BUILDER)
+        prospect = listed["bravo.example"]
+        url = f"/prospects/{prospect.id}"
+        client.post(
+            f"{url}/notes",
+            data={"note": "Prefers short pitches", "csrf_token": csrf_token(client, url)},
+        )
+        bad = client.post(
+            f"{url}/contacts",
+            data={
+                "contact_first_name": "Bo",
+                "contact_email": "bo@",
+                "csrf_token": csrf_token(client, url),
+            },
+        )
+        assert bad.status_code == 422
+        text = bad.get_data(as_text=True)
+        assert 'value="bo@"' in text
+        assert 'value="Bo"' in text
+        assert "is not a valid email address" in text
+        client.post(
+            f"{url}/contacts",
+            data={
+                "contact_first_name": "Bo",
+                "contact_email": "bo@bravo.example",
+                "contact_primary": "1",
+                "csrf_token": csrf_token(client, url),
+            },
+        )
+        page = client.get(url).get_data(as_text=True)
+        assert "Prefers short pitches" in page
+        assert "Moved to Contacted" in page
+        assert "Added as Prospect" in page
+        assert "bo@bravo.example" in page
+
+    def test_add_form_keeps_values_and_explains_refusals(
+        self, client, session, login, campaign, listed
+    ):
+        login(Role.BUILDER)
+        url = f"/campaigns/{campaign.id}/prospects/new"
+        response = client.post(
+            url,
+            data={
+                "domain": "www.alpha.example",
+                "domain_rating": "77",
+                "notes": "typed",
+                "csrf_token": csrf_token(client, url),
+            },
+        )
+        assert response.status_code == 422
+        text = response.get_data(as_text=True)
+        assert "alpha.example is already in this campaign" in text
+        assert 'value="77"' in text
+        assert ">typed</textarea>" in text
+        check = client.get(
+            f"/campaigns/{campaign.id}/prospects/domain-check?domain=https://alpha.example/x"
+        )
+        assert "Already in this campaign" in check.get_data(as_text=True)
+        created = client.post(
+            url, data={"domain": "fresh.example", "csrf_token": csrf_token(client, url)}
+        )
+        assert created.status_code == 302
+        assert session.exec(select(Domain).where(Domain.name == "fresh.example")).one()
+
+    def test_hostile_notes_are_escaped(self, client, login, campaign, session, make_user):
+        add(
+            session, campaign, make_user(), domain="evil.example", notes="<script>alert(1)</script>"
+        )
+        login(Role.BUILDER)
+        prospect = session.exec(select(Prospect)).one()
+        page = client.get(f"/prospects/{prospect.id}").get_data(as_text=True)
+        assert "<script>alert(1)</script>" not in page
+        assert "&lt;script&gt;" in page
