@@ -22,6 +22,7 @@ from outreach import create_app
 from outreach.auth import passwords
 from outreach.auth.models import Role, User
 from outreach.auth.services import create_user, issue_api_token
+from outreach.campaigns.models import Campaign, CampaignKind, Client
 from outreach.config import Settings
 from outreach.dbcli import alembic_config
 
@@ -156,3 +157,22 @@ def api_as(
         return ApiClient(client, issue_api_token(session, make_user(role)))
 
     return make
+
+
+@pytest.fixture
+def campaign(session: Session, make_user: Callable[..., User]) -> Campaign:
+    """A guest-post campaign owned by a manager, for tests that need one."""
+    owner = make_user(Role.MANAGER, name="Maria")
+    client = Client(name="Client", domain="client.example", website="https://client.example/")
+    session.add(client)
+    session.commit()
+    campaign = Campaign(
+        name="Guest posts",
+        kind=CampaignKind.GUEST_POST,
+        client_id=client.id,
+        client_url="https://client.example/",
+        owner_id=owner.id,
+    )
+    session.add(campaign)
+    session.commit()
+    return campaign

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from outreach.auth.models import Role
-from outreach.campaigns.models import Campaign, CampaignKind, Client
+from outreach.campaigns.models import Campaign, CampaignKind
 from outreach.prospects.models import Contact, Domain, Prospect, Stage, StageChange
 from outreach.prospects.pipeline import MoveReason
 from outreach.prospects.schemas import ProspectInput, ProspectQuery
@@ -20,24 +20,6 @@ from outreach.prospects.services import (
     move_stage,
 )
 from tests.conftest import csrf_token
-
-
-@pytest.fixture
-def campaign(session, make_user):
-    owner = make_user(Role.MANAGER, name="Maria")
-    client = Client(name="Client", domain="client.example", website="https://client.example/")
-    session.add(client)
-    session.commit()
-    campaign = Campaign(
-        name="Guest posts",
-        kind=CampaignKind.GUEST_POST,
-        client_id=client.id,
-        client_url="https://client.example/",
-        owner_id=owner.id,
-    )
-    session.add(campaign)
-    session.commit()
-    return campaign
 
 
 @pytest.fixture

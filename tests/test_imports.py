@@ -1,0 +1,175 @@
+"""Importing CSV files into a campaign: the CLI contract, the browser flow, batches."""
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from sqlmodel import func, select
+
+from outreach.auth.models import Role
+from outreach.prospects.importing import read_rows, sniff_layout, suggest_mapping
+from outreach.prospects.imports import BATCH_SIZE, import_rows
+from outreach.prospects.models import Contact, Domain, ImportRejection, Prospect, ProspectTag
+from tests.conftest import csrf_token
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "imports"
+needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"{FIXTURES} is missing")
+
+
+def run_cli(app, campaign_id, path):
+    return app.test_cli_runner().invoke(args=["prospects", "import", str(campaign_id), str(path)])
+
+
+@needs_fixtures
+def test_cli_imports_the_handmade_sheet(app, session, campaign):
+    result = run_cli(app, campaign.id, FIXTURES / "handmade-prospects-latin1.csv")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert set(summary) == {"imported", "duplicates", "errors"}
+    assert summary["imported"] == 4
+    assert summary["duplicates"] == 1
+    messages = {error["row"]: error["message"] for error in summary["errors"]}
+    assert set(messages) == {5, 7}
+    assert "already in row 2" in messages[5]
+    assert "not a website" in messages[7]
+    anna = session.exec(
+        select(Contact).where(Contact.email == "anna@gardenista-blog.example")
+    ).one()
+    assert anna.first_name == "Anna"
+    assert anna.last_name == "Grün"
+    assert session.exec(select(Contact).where(Contact.email == "tom@urbanplanter.example")).one()
+
+
+@needs_fixtures
+@pytest.mark.parametrize(
+    ("name", "imported"),
+    [
+        ("ahrefs-backlinks.csv", 8),
+        ("ahrefs-referring-domains.csv", 12),
+        ("semrush-backlinks.csv", 8),
+        ("majestic-backlinks.csv", 6),
+        ("gsc-top-linking-sites.csv", 12),
+    ],
+)
+def test_cli_imports_each_tool_export(app, campaign, name, imported):
+    result = run_cli(app, campaign.id, FIXTURES / name)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["imported"] == imported
+
+
+def test_cli_exits_2_for_an_unusable_file(app, campaign, tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    result = run_cli(app, campaign.id, empty)
+    assert result.exit_code == 2
+    missing = run_cli(app, campaign.id, tmp_path / "nope.csv")
+    assert missing.exit_code == 2
+    unknown = run_cli(app, 999, empty)
+    assert unknown.exit_code == 2
+    assert "there is no campaign 999" in unknown.output
+
+
+def test_existing_campaign_prospects_and_do_not_contact(app, session, campaign, tmp_path):
+    session.add(Domain(name="stop.example", do_not_contact=True))
+    session.commit()
+    first = tmp_path / "first.csv"
+    first.write_text("domain,email,tags\nkeep.example,ed@keep.example,Gardening|DIY\n")
+    assert json.loads(run_cli(app, campaign.id, first).output)["imported"] == 1
+    second = tmp_path / "second.csv"
+    second.write_text(
+        "domain,email\nkeep.example,ed@keep.example\nstop.example,\nnew.example,ed@keep.example\n"
+    )
+    summary = json.loads(run_cli(app, campaign.id, second).output)
+    assert summary["imported"] == 1
+    assert summary["duplicates"] == 1
+    assert [e["message"] for e in summary["errors"]] == [
+        "duplicate: keep.example is already in this campaign",
+        "stop.example is marked do-not-contact",
+    ]
+    assert session.exec(select(func.count()).select_from(ProspectTag)).one() == 2
+    # The same address at another domain is another person record.
+    assert session.exec(select(func.count()).select_from(Contact)).one() == 2
+
+
+def test_duplicates_across_batches_are_caught(session, campaign):
+    lines = ["domain"] + [f"site{n}.example" for n in range(BATCH_SIZE + 5)] + ["site3.example"]
+    stream = io.BytesIO("\n".join(lines).encode())
+    layout = sniff_layout(stream)
+    batches = []
+    summary = import_rows(
+        session,
+        campaign.id,
+        None,
+        read_rows(stream, layout, suggest_mapping(layout)),
+        after_batch=lambda s: batches.append(s.imported),
+    )
+    assert summary.imported == BATCH_SIZE + 5
+    assert summary.duplicates == 1
+    assert summary.errors[0].row == BATCH_SIZE + 7
+    assert batches[0] == BATCH_SIZE
+    assert session.exec(select(func.count()).select_from(Prospect)).one() == BATCH_SIZE + 5
+
+
+def test_browser_flow_upload_map_import_and_download_rejects(client, session, login, campaign):
+    login(Role.BUILDER)
+    url = f"/campaigns/{campaign.id}/import"
+    content = (
+        "Partner;Correo;Nota\n"
+        "alpha.example;a@alpha.example;first\n"
+        "not a site;;bad\n"
+        "beta.example;b@;bad email\n"
+    )
+    upload = client.post(
+        url,
+        data={
+            "csrf_token": csrf_token(client, url),
+            "file": (io.BytesIO(content.encode("latin-1")), "lista.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert upload.status_code == 302
+    mapping_url = upload.headers["Location"]
+    page = client.get(mapping_url).get_data(as_text=True)
+    assert "Which column is which?" in page
+    assert 'value="Partner"' in page
+    assert "Choose the column that holds the website (domain) or the page URL" in page
+    data = {
+        "csrf_token": csrf_token(client, mapping_url),
+        "domain": "Partner",
+        "email": "Correo",
+        "notes": "Nota",
+    }
+    preview = client.post(mapping_url, data={**data, "action": "preview"}).get_data(as_text=True)
+    assert "alpha.example" in preview
+    assert "Will be refused" in preview
+    done = client.post(mapping_url, data={**data, "action": "import"}, follow_redirects=True)
+    text = done.get_data(as_text=True)
+    assert "<strong>1</strong> prospects imported" in text
+    assert "<strong>2</strong> rows refused in all" in text
+    job_id = mapping_url.split("/")[2]
+    rejected = client.get(f"/imports/{job_id}/rejected.csv")
+    rows = list(csv.reader(io.StringIO(rejected.get_data(as_text=True))))
+    assert rows[0] == ["row", "error", "Partner", "Correo", "Nota"]
+    assert [row[0] for row in rows[1:]] == ["3", "4"]
+    assert rows[2][2:] == ["beta.example", "b@", "bad email"]
+    assert session.exec(select(func.count()).select_from(ImportRejection)).one() == 2
+    assert client.get(mapping_url).status_code == 302
+
+
+def test_upload_of_an_unusable_file_says_why(client, login, campaign):
+    login(Role.BUILDER)
+    url = f"/campaigns/{campaign.id}/import"
+    response = client.post(
+        url,
+        data={
+            "csrf_token": csrf_token(client, url),
+            "file": (io.BytesIO(b"\x00\x01\x02binary"), "x.xlsx"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "x.xlsx:" in response.get_data(as_text=True)
+    missing = client.post(url, data={"csrf_token": csrf_token(client, url)})
+    assert "Choose a CSV file to import." in missing.get_data(as_text=True)
