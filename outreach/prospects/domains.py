@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import unicodedata
 from functools import cache
 from urllib.parse import urlsplit
 
 import idna
 import tldextract
+
+# ASCII letters, digits and inner hyphens, labels of 1-63: such hosts need no IDNA round trip.
+_PLAIN_HOST = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+)
 
 
 class InvalidDomainError(ValueError):
@@ -43,6 +49,8 @@ def hostname(value: str) -> str:
         pass
     else:
         raise InvalidDomainError(f"{host} is an IP address, not a site's domain")
+    if _PLAIN_HOST.fullmatch(host) and "xn--" not in host:
+        return host
     try:
         return idna.decode(idna.encode(host, uts46=True))
     except idna.IDNAError as exc:

@@ -154,7 +154,7 @@ def _flush(
     new_names = [row.domain for row in accepted if row.domain not in known]
     if new_names:
         inserted = session.execute(
-            sa.insert(Domain).returning(Domain.id, Domain.name),
+            sa.insert(Domain.__table__).returning(Domain.id, Domain.name),
             [
                 {
                     "name": name,
@@ -170,18 +170,20 @@ def _flush(
 
     contact_ids = _contacts(session, accepted, known, now)
     if accepted:
-        prospect_ids = [
-            prospect_id
-            for (prospect_id,) in session.execute(
-                sa.insert(Prospect).returning(Prospect.id, sort_by_parameter_order=True),
+        # Rows come back in any order; (campaign, domain) is unique, so map by domain.
+        prospect_of_domain = {
+            domain_id: prospect_id
+            for prospect_id, domain_id in session.execute(
+                sa.insert(Prospect.__table__).returning(Prospect.id, Prospect.domain_id),
                 [
                     _prospect_values(row, campaign_id, owner_id, known, contact_ids, now)
                     for row in accepted
                 ],
             )
-        ]
+        }
+        prospect_ids = [prospect_of_domain[known[row.domain][0]] for row in accepted]
         session.execute(
-            sa.insert(StageChange),
+            sa.insert(StageChange.__table__),
             [
                 {
                     "prospect_id": prospect_id,
@@ -197,7 +199,7 @@ def _flush(
         _tags(session, zip(prospect_ids, accepted, strict=True))
     if import_id is not None and errors:
         session.execute(
-            sa.insert(ImportRejection),
+            sa.insert(ImportRejection.__table__),
             [
                 {"import_id": import_id, "row": e.row, "message": e.message, "raw": list(e.raw)}
                 for e in errors
@@ -240,25 +242,29 @@ def _contacts(
         else:
             new_rows.append(row)
     if new_rows:
-        inserted = session.execute(
-            sa.insert(Contact).returning(Contact.id, sort_by_parameter_order=True),
-            [
-                {
-                    "domain_id": known[row.domain][0],
-                    "first_name": _split_name(row.contact_name)[0],
-                    "last_name": _split_name(row.contact_name)[1],
-                    "role": row.contact_role[:200],
-                    "email": row.email,
-                    "email_status": EmailStatus.UNKNOWN,
-                    "profile_url": row.profile_url,
-                    "timezone": "",
-                    "created_at": now,
-                }
-                for row in new_rows
-            ],
-        )
-        for row, (contact_id,) in zip(new_rows, inserted, strict=True):
-            ids[row.row] = contact_id
+        # A batch holds each domain once, so the new contact of a domain is unambiguous.
+        contact_of_domain = {
+            domain_id: contact_id
+            for contact_id, domain_id in session.execute(
+                sa.insert(Contact.__table__).returning(Contact.id, Contact.domain_id),
+                [
+                    {
+                        "domain_id": known[row.domain][0],
+                        "first_name": _split_name(row.contact_name)[0],
+                        "last_name": _split_name(row.contact_name)[1],
+                        "role": row.contact_role[:200],
+                        "email": row.email,
+                        "email_status": EmailStatus.UNKNOWN,
+                        "profile_url": row.profile_url,
+                        "timezone": "",
+                        "created_at": now,
+                    }
+                    for row in new_rows
+                ],
+            )
+        }
+        for row in new_rows:
+            ids[row.row] = contact_of_domain[known[row.domain][0]]
     return ids
 
 
@@ -300,11 +306,12 @@ def _tags(session: Session, pairs: Iterable[tuple[int, ParsedRow]]) -> None:
     missing = sorted(names - set(ids))
     if missing:
         for tag_id, name in session.execute(
-            sa.insert(Tag).returning(Tag.id, Tag.name), [{"name": name} for name in missing]
+            sa.insert(Tag.__table__).returning(Tag.id, Tag.name),
+            [{"name": name} for name in missing],
         ):
             ids[name] = tag_id
     session.execute(
-        sa.insert(ProspectTag),
+        sa.insert(ProspectTag.__table__),
         [{"prospect_id": prospect_id, "tag_id": ids[tag]} for prospect_id, tag in set(wanted)],
     )
 
