@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    email_check_deliverability: bool = False
     scheduler_heartbeat_seconds: int = Field(default=60, ge=1, le=86_400)
 
     @field_validator("database_url")

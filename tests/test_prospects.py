@@ -428,3 +428,13 @@ class TestPages:
         page = client.get(f"/prospects/{prospect.id}").get_data(as_text=True)
         assert "<script>alert(1)</script>" not in page
         assert "&lt;script&gt;" in page
+
+
+def test_deliverability_check_reports_on_the_email_field() -> None:
+    """The check itself needs DNS, which tests never use; `.invalid` is refused before any
+    lookup (RFC 2606), which is enough to show how a refusal reaches the user."""
+    from outreach.prospects.services import check_deliverable
+
+    with pytest.raises(ProspectError, match=r"someone@mail\.invalid cannot receive") as caught:
+        check_deliverable("someone@mail.invalid")
+    assert caught.value.field == "contact_email"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from flask_openapi3 import FileStorage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -126,6 +127,10 @@ class ImportForm(BaseModel):
     file: FileStorage
 
 
+def _deliverability() -> bool:
+    return current_app.extensions["outreach"].settings.email_check_deliverability
+
+
 def _campaign(campaign_id: int) -> Campaign:
     campaign = db_session().get(Campaign, campaign_id)
     if campaign is None:
@@ -207,7 +212,9 @@ def create(path: CampaignPath, body: ProspectInput) -> tuple[dict[str, Any], int
     session = db_session()
     campaign = _campaign(path.campaign_id)
     try:
-        prospect = add_prospect(session, campaign, body, api_user())
+        prospect = add_prospect(
+            session, campaign, body, api_user(), check_deliverability=_deliverability()
+        )
     except ProspectError as exc:
         session.rollback()
         raise _refused(exc) from None
@@ -260,7 +267,16 @@ def delete(path: ProspectPath) -> tuple[str, int]:
     summary="Add a contact at the prospect's domain (an existing email is updated)",
 )
 def create_contact(path: ProspectPath, body: ContactInput) -> tuple[dict[str, Any], int]:
-    contact = add_contact(db_session(), _prospect(path.prospect_id), body, api_user())
+    try:
+        contact = add_contact(
+            db_session(),
+            _prospect(path.prospect_id),
+            body,
+            api_user(),
+            check_deliverability=_deliverability(),
+        )
+    except ProspectError as exc:
+        raise _refused(exc) from None
     return dump(ContactOut.model_validate(contact), 201)
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, func, select
 
 from outreach.activity.services import record_activity
@@ -126,10 +127,17 @@ def _check_refs(session: Session, campaign_id: int, data: ProspectUpdate | Prosp
 
 
 def add_prospect(
-    session: Session, campaign: Campaign, data: ProspectInput, actor: User
+    session: Session,
+    campaign: Campaign,
+    data: ProspectInput,
+    actor: User,
+    *,
+    check_deliverability: bool = False,
 ) -> Prospect:
     """Add a site to a campaign, refusing do-not-contact domains and duplicates."""
     _check_refs(session, campaign.id, data)
+    if check_deliverability and data.contact and data.contact.email:
+        check_deliverable(data.contact.email)
     existing = session.exec(select(Domain).where(Domain.name == data.domain)).first()
     if existing is not None and existing.do_not_contact:
         reason = f" ({existing.do_not_contact_reason})" if existing.do_not_contact_reason else ""
@@ -179,6 +187,14 @@ def add_prospect(
     return prospect
 
 
+def check_deliverable(email: str) -> None:
+    """Refuse an address whose domain does not accept mail (DNS); used when the setting is on."""
+    try:
+        validate_email(email, check_deliverability=True)
+    except EmailNotValidError as exc:
+        raise ProspectError(f"{email} cannot receive email: {exc}", "contact_email") from None
+
+
 def _save_contact(
     session: Session, prospect: Prospect, domain: Domain, data: ContactInput
 ) -> Contact:
@@ -200,8 +216,17 @@ def _save_contact(
     return contact
 
 
-def add_contact(session: Session, prospect: Prospect, data: ContactInput, actor: User) -> Contact:
+def add_contact(
+    session: Session,
+    prospect: Prospect,
+    data: ContactInput,
+    actor: User,
+    *,
+    check_deliverability: bool = False,
+) -> Contact:
     """Add a person at the prospect's domain (or update the one with the same email)."""
+    if check_deliverability and data.email:
+        check_deliverable(data.email)
     domain = session.get(Domain, prospect.domain_id)
     contact = _save_contact(session, prospect, domain, data)
     refresh_search_text(session, [domain.id])

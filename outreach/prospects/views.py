@@ -12,6 +12,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -120,6 +121,10 @@ def _campaign_arg() -> Campaign | None:
     if not value.isdigit():
         abort(400, "The campaign must be a number.")
     return _campaign(int(value))
+
+
+def _deliverability() -> bool:
+    return current_app.extensions["outreach"].settings.email_check_deliverability
 
 
 def _safe_back(default: str) -> str:
@@ -323,7 +328,9 @@ def new(campaign_id: int) -> tuple[str, int] | Response:
     values = _form_values()
     try:
         data = ProspectInput.model_validate(_prospect_input(values))
-        prospect = add_prospect(db_session(), campaign, data, current_user)
+        prospect = add_prospect(
+            db_session(), campaign, data, current_user, check_deliverability=_deliverability()
+        )
     except ValidationError as exc:
         return _prospect_form(campaign, values, _flatten_contact_errors(field_errors(exc)), 422)
     except ProspectError as exc:
@@ -487,10 +494,14 @@ def new_contact(prospect_id: int) -> tuple[str, int] | Response:
         data = ContactInput.model_validate(
             {**values, "primary": bool(request.form.get("contact_primary"))}
         )
-        contact = add_contact(db_session(), prospect, data, current_user)
+        contact = add_contact(
+            db_session(), prospect, data, current_user, check_deliverability=_deliverability()
+        )
     except ValidationError as exc:
         errors = {f"contact_{k}": v for k, v in field_errors(exc).items()}
         return _show(prospect, errors, 422)
+    except ProspectError as exc:
+        return _show(prospect, {exc.field: str(exc)}, 422)
     flash(f"Contact {contact.full_name or contact.email} saved.", "success")
     return redirect(url_for("prospects.show", prospect_id=prospect.id))
 
