@@ -37,6 +37,8 @@ from outreach.prospects.pipeline import MoveReason
 from outreach.prospects.services import search_text
 
 BATCH_SIZE = 1000
+# An import adding this many prospects refreshes the planner's statistics at its end.
+REFRESH_STATISTICS_AFTER = 5000
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +92,25 @@ def import_rows(
             if after_batch:
                 after_batch(summary)
     _flush(session, campaign_id, owner_id, batch, first_row_of, summary, import_id)
+    if summary.imported >= REFRESH_STATISTICS_AFTER:
+        refresh_statistics(session)
     if after_batch:
         after_batch(summary)
     return summary
+
+
+def refresh_statistics(session: Session) -> None:
+    """Let the query planner see the new rows, so that lists stay fast right after an import.
+
+    PostgreSQL's autovacuum would get there later; SQLite never does on its own.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        for table in ("prospects", "domains", "contacts", "prospect_tags", "stage_changes"):
+            connection.execute(sa.text(f"ANALYZE {table}"))
+    else:
+        connection.execute(sa.text("ANALYZE"))
+    session.commit()
 
 
 def _flush(

@@ -75,9 +75,13 @@ class Prospect(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("campaign_id", "domain_id"),
         sa.CheckConstraint("relevance IS NULL OR relevance BETWEEN 1 AND 5", "relevance"),
-        sa.Index("ix_prospects_campaign_stage", "campaign_id", "stage"),
+        # The list's sorts and filters, and the board's columns (newest change first).
+        sa.Index("ix_prospects_campaign_stage_updated", "campaign_id", "stage", "updated_at"),
+        sa.Index("ix_prospects_campaign_stage_rating", "campaign_id", "stage", "domain_rating"),
         sa.Index("ix_prospects_campaign_domain_rating", "campaign_id", "domain_rating"),
+        sa.Index("ix_prospects_campaign_traffic", "campaign_id", "traffic"),
         sa.Index("ix_prospects_campaign_created", "campaign_id", "created_at"),
+        sa.Index("ix_prospects_campaign_updated", "campaign_id", "updated_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -408,9 +408,10 @@ def filter_conditions(
     elif query.owner:
         where.append(Prospect.owner_id == (me if query.owner == "me" else int(query.owner)))
     if query.tag:
+        # Start from the tag's rows (an index), not from every prospect of the campaign.
         tag_id = select(Tag.id).where(Tag.name == query.tag.lower()).scalar_subquery()
         where.append(
-            sa.exists().where(ProspectTag.prospect_id == Prospect.id, ProspectTag.tag_id == tag_id)
+            Prospect.id.in_(select(ProspectTag.prospect_id).where(ProspectTag.tag_id == tag_id))
         )
     for column, low, high in (
         (Prospect.domain_rating, query.dr_min, query.dr_max),
@@ -445,20 +446,40 @@ class ProspectRow:
     tags: list[str]
 
 
-def list_prospects(
+# Sort keys whose column may be empty: missing values go last whichever the direction.
+NULLABLE_SORTS = {"dr", "traffic", "relevance", "last_contacted"}
+
+
+def count_prospects(
     session: Session, campaign_id: int | None, query: ProspectQuery, me: int | None = None
-) -> tuple[list[ProspectRow], int]:
+) -> int:
+    statement = select(func.count()).select_from(Prospect)
+    if _needs_domain(query):
+        statement = statement.join(Domain, Domain.id == Prospect.domain_id)
+    return session.exec(statement.where(*filter_conditions(campaign_id, query, me))).one()
+
+
+def _needs_domain(query: ProspectQuery) -> bool:
+    return bool(query.never_contacted or query.contacted_before or query.contacted_after)
+
+
+def list_prospects(
+    session: Session,
+    campaign_id: int | None,
+    query: ProspectQuery,
+    me: int | None = None,
+    *,
+    with_total: bool = True,
+) -> tuple[list[ProspectRow], int | None]:
     """A page of prospects, filtered and sorted as asked, and how many match in all."""
     where = filter_conditions(campaign_id, query, me)
-    total = session.exec(
-        select(func.count())
-        .select_from(Prospect)
-        .join(Domain, Domain.id == Prospect.domain_id)
-        .where(*where)
-    ).one()
+    total = count_prospects(session, campaign_id, query, me) if with_total else None
     column = SORTS[query.sort]
     descending = query.order == "desc"
-    order = column.desc().nulls_last() if descending else column.asc().nulls_last()
+    order = column.desc() if descending else column.asc()
+    if query.sort in NULLABLE_SORTS:
+        # Only here: NULLS LAST on a non-null column would stop PostgreSQL using its index.
+        order = order.nulls_last()
     tie = Prospect.id.desc() if descending else Prospect.id.asc()
     rows = session.exec(
         select(

@@ -234,7 +234,9 @@ def export() -> Response:
         page = 1
         while True:
             batch = query.model_copy(update={"page": page, "per_page": EXPORT_BATCH})
-            rows, _total = list_prospects(db_session(), campaign_id, batch, user_id)
+            rows, _total = list_prospects(
+                db_session(), campaign_id, batch, user_id, with_total=False
+            )
             for row in rows:
                 p = row.prospect
                 writer.writerow(
@@ -379,7 +381,7 @@ def board(campaign_id: int) -> str:
     columns = {}
     for stage in BOARD_COLUMNS:
         query = ProspectQuery(stage=[stage], sort="updated", per_page=BOARD_CARDS)
-        columns[stage], _total = list_prospects(session, campaign.id, query)
+        columns[stage], _total = list_prospects(session, campaign.id, query, with_total=False)
     return render_template(
         "prospects/board.html",
         campaign=campaign,
