@@ -35,9 +35,20 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     return False
 
 
+# Indexes that exist on PostgreSQL only, created by hand in migrations (see their docstrings).
+ENGINE_SPECIFIC_PREFIX = "ix_pg_"
+
+
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    return not (type_ == "index" and reflected and (name or "").startswith(ENGINE_SPECIFIC_PREFIX))
+
+
 def configure(**kwargs: Any) -> None:
     context.configure(
         target_metadata=target_metadata,
+        include_object=include_object,
         render_as_batch=True,
         compare_type=True,
         compare_server_default=True,

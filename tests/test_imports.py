@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import func, select
 
 from outreach.auth.models import Role
@@ -173,3 +174,20 @@ def test_upload_of_an_unusable_file_says_why(client, login, campaign):
     assert "x.xlsx:" in response.get_data(as_text=True)
     missing = client.post(url, data={"csrf_token": csrf_token(client, url)})
     assert "Choose a CSV file to import." in missing.get_data(as_text=True)
+
+
+def test_large_imports_refresh_planner_statistics(session, campaign):
+    from outreach.prospects.imports import refresh_statistics
+
+    refresh_statistics(session)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        analysed = connection.execute(
+            sa.text(
+                "SELECT last_vacuum, last_analyze FROM pg_stat_user_tables WHERE relname = 'prospects'"
+            )
+        ).one()
+        assert all(analysed)
+    else:
+        assert connection.execute(sa.text("SELECT count(*) FROM sqlite_stat1")).scalar() > 0
+    assert session.exec(select(func.count()).select_from(Prospect)).one() == 0
