@@ -184,7 +184,8 @@ def test_large_imports_refresh_planner_statistics(session, campaign):
     if connection.dialect.name == "postgresql":
         analysed = connection.execute(
             sa.text(
-                "SELECT last_vacuum, last_analyze FROM pg_stat_user_tables WHERE relname = 'prospects'"
+                "SELECT last_vacuum, last_analyze FROM pg_stat_user_tables"
+                " WHERE relname = 'prospects'"
             )
         ).one()
         assert all(analysed)
