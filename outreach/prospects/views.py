@@ -42,6 +42,7 @@ from outreach.prospects.pipeline import (
 from outreach.prospects.schemas import (
     ContactInput,
     ProspectInput,
+    ProspectMetrics,
     ProspectQuery,
     normalise_tags,
 )
@@ -69,6 +70,9 @@ from outreach.web import same_site_path
 bp = Blueprint("prospects", __name__)
 
 BOARD_CARDS = 50
+# Form fields named after the schemas, so forms and schemas cannot drift apart.
+METRIC_FIELDS = tuple(ProspectMetrics.model_fields)
+CONTACT_FIELDS = tuple(name for name in ContactInput.model_fields if name != "primary")
 EXPORT_BATCH = 1000
 EXPORT_COLUMNS = [
     "domain",
@@ -295,24 +299,8 @@ def _prospect_form(
 
 
 def _prospect_input(values: dict[str, Any]) -> dict[str, Any]:
-    contact = {
-        name: values.get(f"contact_{name}", "")
-        for name in ("first_name", "last_name", "role", "email", "profile_url")
-    }
-    data: dict[str, Any] = {
-        name: values.get(name, "")
-        for name in (
-            "domain",
-            "page_url",
-            "domain_rating",
-            "traffic",
-            "relevance",
-            "owner_id",
-            "asset_id",
-            "notes",
-            "tags",
-        )
-    }
+    contact = {name: values.get(f"contact_{name}", "") for name in CONTACT_FIELDS}
+    data: dict[str, Any] = {name: values.get(name, "") for name in ("domain", *METRIC_FIELDS)}
     if any(contact.values()):
         data["contact"] = contact
     return data
@@ -462,17 +450,7 @@ def show(prospect_id: int) -> tuple[str, int]:
 @bp.post("/prospects/<int:prospect_id>")
 def edit(prospect_id: int) -> tuple[str, int] | Response:
     prospect = _prospect(prospect_id)
-    fields = (
-        "page_url",
-        "domain_rating",
-        "traffic",
-        "relevance",
-        "owner_id",
-        "asset_id",
-        "notes",
-        "tags",
-    )
-    changes = {name: request.form.get(name, "") for name in fields if name in request.form}
+    changes = {name: request.form.get(name, "") for name in METRIC_FIELDS if name in request.form}
     try:
         update_prospect(db_session(), prospect, changes, current_user)
     except ValidationError as exc:
@@ -488,10 +466,7 @@ def edit(prospect_id: int) -> tuple[str, int] | Response:
 @bp.post("/prospects/<int:prospect_id>/contacts")
 def new_contact(prospect_id: int) -> tuple[str, int] | Response:
     prospect = _prospect(prospect_id)
-    values = {
-        name: request.form.get(f"contact_{name}", "")
-        for name in ("first_name", "last_name", "role", "email", "profile_url")
-    }
+    values = {name: request.form.get(f"contact_{name}", "") for name in CONTACT_FIELDS}
     try:
         data = ContactInput.model_validate(
             {**values, "primary": bool(request.form.get("contact_primary"))}
