@@ -192,3 +192,31 @@ def test_large_imports_refresh_planner_statistics(session, campaign):
     else:
         assert connection.execute(sa.text("SELECT count(*) FROM sqlite_stat1")).scalar() > 0
     assert session.exec(select(func.count()).select_from(Prospect)).one() == 0
+
+
+def test_progress_fragment_polls_while_running_and_stops_when_done(
+    client, session, login, campaign
+):
+    from outreach.prospects.models import ImportStatus, ProspectImport
+
+    user = login(Role.BUILDER)
+    job = ProspectImport(
+        campaign_id=campaign.id,
+        user_id=user.id,
+        filename="big.csv",
+        status=ImportStatus.RUNNING,
+        total_bytes=1000,
+        processed_bytes=450,
+        imported=300,
+    )
+    session.add(job)
+    session.commit()
+    running = client.get(f"/imports/{job.id}/progress").get_data(as_text=True)
+    assert 'hx-trigger="every 500ms"' in running
+    assert 'aria-valuenow="45"' in running
+    assert "300 prospects so far" in running
+    job.status, job.processed_bytes, job.rejected = ImportStatus.DONE, 1000, 0
+    session.commit()
+    done = client.get(f"/imports/{job.id}/progress").get_data(as_text=True)
+    assert "hx-trigger" not in done
+    assert "<strong>300</strong> prospects imported" in done
