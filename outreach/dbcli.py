@@ -29,7 +29,7 @@ def alembic_config(database_url: str) -> Config:
     if ruff:
         # New migrations come out lint-clean and formatted like the rest of the code.
         config.set_section_option("post_write_hooks", "hooks", "fix,format")
-        for name, args in (("fix", "check --fix --quiet"), ("format", "format --quiet")):
+        for name, args in (("fix", "check --fix --quiet --select I"), ("format", "format --quiet")):
             config.set_section_option("post_write_hooks", f"{name}.type", "exec")
             config.set_section_option("post_write_hooks", f"{name}.executable", ruff)
             config.set_section_option(
