@@ -145,13 +145,17 @@ def test_browser_flow_upload_map_import_and_download_rejects(client, session, lo
     preview = client.post(mapping_url, data={**data, "action": "preview"}).get_data(as_text=True)
     assert "alpha.example" in preview
     assert "Will be refused" in preview
+    reloaded = client.get(mapping_url).get_data(as_text=True)
+    assert '<option value="Partner" selected>' in reloaded
     done = client.post(mapping_url, data={**data, "action": "import"}, follow_redirects=True)
     text = done.get_data(as_text=True)
     assert "<strong>1</strong> prospects imported" in text
     assert "<strong>2</strong> rows refused in all" in text
     job_id = mapping_url.split("/")[2]
     rejected = client.get(f"/imports/{job_id}/rejected.csv")
-    rows = list(csv.reader(io.StringIO(rejected.get_data(as_text=True))))
+    body = rejected.get_data(as_text=True)
+    assert body.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(body.removeprefix("\ufeff"))))
     assert rows[0] == ["row", "error", "Partner", "Correo", "Nota"]
     assert [row[0] for row in rows[1:]] == ["3", "4"]
     assert rows[2][2:] == ["beta.example", "b@", "bad email"]

@@ -129,6 +129,8 @@ def mapping(import_id: int) -> str | tuple[str, int] | Response:
         else:
             if request.form.get("action") == "import":
                 return _start(job, chosen)
+            job.mapping = chosen
+            db_session().commit()
             return _render_mapping(job, layout.columns, chosen, preview, error)
     try:
         preview = _preview(Path(job.stored_path), chosen)
@@ -219,7 +221,9 @@ def rejected(import_id: int) -> Response:
         .where(ImportRejection.import_id == job.id)
         .order_by(ImportRejection.row)
     )
-    buffer = io.StringIO()
+    # With a byte order mark, Excel reads the accents right whatever the locale.
+    buffer = io.StringIO("\ufeff")
+    buffer.seek(0, io.SEEK_END)
     writer = csv.writer(buffer)
     writer.writerow(["row", "error", *job.columns])
     for rejection in rows:
