@@ -275,6 +275,15 @@ class TestPages:
             "charlie.example",
         }
 
+    def test_bulk_on_all_matching_ignores_filters_the_list_ignored(
+        self, client, session, login, campaign, listed
+    ):
+        login(Role.BUILDER)
+        page = self.bulk(
+            client, campaign, action="tag", value="all", scope="all", tag="diy", dr_min="lots"
+        )
+        assert "Tagged 2 prospects with all." in page.get_data(as_text=True)
+
     def test_bulk_assign_and_do_not_contact(self, client, session, login, campaign, listed):
         login(Role.BUILDER)
         ida = listed["ida"]

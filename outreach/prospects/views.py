@@ -24,6 +24,7 @@ from flask import (
 from flask_login import current_user
 from pydantic import ValidationError
 from sqlmodel import select
+from werkzeug.datastructures import MultiDict
 
 from outreach.api.core import field_errors
 from outreach.auth.models import User
@@ -105,10 +106,12 @@ def _prospect(prospect_id: int) -> Prospect:
     return prospect
 
 
-def _list_query() -> tuple[ProspectQuery, dict[str, str]]:
-    """The list's query from the URL; invalid filters are reported and left out."""
-    raw: dict[str, Any] = request.args.to_dict()
-    raw["stage"] = request.args.getlist("stage")
+def _list_query(values: MultiDict[str, str] | None = None) -> tuple[ProspectQuery, dict[str, str]]:
+    """The list's query from the URL (or a form repeating it); invalid filters are reported
+    and left out, so "all matching" in a bulk action means exactly the rows the list showed."""
+    source = request.args if values is None else values
+    raw: dict[str, Any] = source.to_dict()
+    raw["stage"] = source.getlist("stage")
     try:
         return ProspectQuery.model_validate(raw), {}
     except ValidationError as exc:
@@ -177,9 +180,7 @@ def bulk() -> Response:
         flash("Choose what to do with the selected prospects.", "warning")
         return redirect(back)
     if request.form.get("scope") == "all":
-        query = ProspectQuery.model_validate(
-            {**request.form.to_dict(), "stage": request.form.getlist("stage")}
-        )
+        query, _errors = _list_query(request.form)
         ids = matching_ids(session, campaign_id, query, current_user.id)
     else:
         ids = [int(v) for v in request.form.getlist("ids") if v.isdigit()]
