@@ -322,7 +322,9 @@ class TestPages:
             f"/prospects/export.csv?campaign={campaign.id}&tag=gardening&sort=domain&order=asc"
         )
         assert response.mimetype == "text/csv"
-        rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+        body = response.get_data(as_text=True)
+        assert body.startswith("\ufeff")
+        rows = list(csv.DictReader(io.StringIO(body.removeprefix("\ufeff"))))
         assert [row["domain"] for row in rows] == ["alpha.example", "charlie.example"]
         assert rows[0]["contact_email"] == "anna@alpha.example"
         assert rows[1]["tags"] == "diy, gardening"

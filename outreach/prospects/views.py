@@ -233,6 +233,7 @@ def export() -> Response:
     user_id = current_user.id
 
     def generate() -> Iterator[str]:
+        yield "\ufeff"  # so that Excel reads the accents right
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(EXPORT_COLUMNS)
