@@ -397,9 +397,13 @@ def _day_start(day: date) -> datetime:
 
 
 def filter_conditions(
-    campaign_id: int | None, query: ProspectQuery, me: int | None = None
+    campaign_id: int | None, query: ProspectQuery, me: int | None = None, *, counting: bool = False
 ) -> list[Any]:
-    """WHERE clauses for prospects (joined with their domain); all campaigns when id is None."""
+    """WHERE clauses for prospects (joined with their domain); all campaigns when id is None.
+
+    `counting` picks the faster form of the tag test for a count: starting from the tag's rows.
+    A page is faster the other way round: walk the sort order and check each row's tags.
+    """
     where: list[Any] = [] if campaign_id is None else [Prospect.campaign_id == campaign_id]
     if query.stage:
         where.append(Prospect.stage.in_(query.stage))
@@ -408,11 +412,16 @@ def filter_conditions(
     elif query.owner:
         where.append(Prospect.owner_id == (me if query.owner == "me" else int(query.owner)))
     if query.tag:
-        # Start from the tag's rows (an index), not from every prospect of the campaign.
         tag_id = select(Tag.id).where(Tag.name == query.tag.lower()).scalar_subquery()
-        where.append(
-            Prospect.id.in_(select(ProspectTag.prospect_id).where(ProspectTag.tag_id == tag_id))
-        )
+        if counting:
+            tagged = select(ProspectTag.prospect_id).where(ProspectTag.tag_id == tag_id)
+            where.append(Prospect.id.in_(tagged))
+        else:
+            where.append(
+                sa.exists().where(
+                    ProspectTag.prospect_id == Prospect.id, ProspectTag.tag_id == tag_id
+                )
+            )
     for column, low, high in (
         (Prospect.domain_rating, query.dr_min, query.dr_max),
         (Prospect.traffic, query.traffic_min, query.traffic_max),
@@ -456,7 +465,8 @@ def count_prospects(
     statement = select(func.count()).select_from(Prospect)
     if _needs_domain(query):
         statement = statement.join(Domain, Domain.id == Prospect.domain_id)
-    return session.exec(statement.where(*filter_conditions(campaign_id, query, me))).one()
+    where = filter_conditions(campaign_id, query, me, counting=True)
+    return session.exec(statement.where(*where)).one()
 
 
 def _needs_domain(query: ProspectQuery) -> bool:
@@ -481,6 +491,13 @@ def list_prospects(
         # Only here: NULLS LAST on a non-null column would stop PostgreSQL using its index.
         order = order.nulls_last()
     tie = Prospect.id.desc() if descending else Prospect.id.asc()
+    # Sort and skip over ids only (narrow rows, index-only where possible), then fetch the page.
+    page = select(Prospect.id)
+    if _needs_domain(query) or query.sort in ("domain", "last_contacted"):
+        page = page.join(Domain, Domain.id == Prospect.domain_id)
+    page_ids = (
+        page.where(*where).order_by(order, tie).offset(query.offset).limit(query.per_page)
+    ).subquery()
     rows = session.exec(
         select(
             Prospect,
@@ -493,13 +510,11 @@ def list_prospects(
             Contact.last_name,
             Contact.email,
         )
+        .join(page_ids, page_ids.c.id == Prospect.id)
         .join(Domain, Domain.id == Prospect.domain_id)
         .outerjoin(User, User.id == Prospect.owner_id)
         .outerjoin(Contact, Contact.id == Prospect.primary_contact_id)
-        .where(*where)
         .order_by(order, tie)
-        .offset(query.offset)
-        .limit(query.per_page)
     ).all()
     tags = tags_of(session, [row[0].id for row in rows])
     return [
