@@ -94,9 +94,10 @@ def import_in_child(url: str, csv_path: Path, campaign_id: int, owner_id: int) -
 
 
 def resident_mb() -> float:
-    """The process's resident memory now (not the high-water mark start-up already set)."""
+    """The process's own resident memory now (RssAnon): not the start-up high-water mark, and
+    not the database file pages SQLite maps in, which are shared, reclaimable page cache."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith("RssAnon:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
