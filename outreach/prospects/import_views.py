@@ -26,7 +26,6 @@ from outreach.campaigns.models import Campaign
 from outreach.db import db_session, get_engine
 from outreach.prospects.importing import (
     FIELDS,
-    ParsedRow,
     UnusableFileError,
     read_rows,
     sniff_layout,
@@ -109,56 +108,40 @@ def new(campaign_id: int) -> str | tuple[str, int] | Response:
 
 @bp.route("/imports/<int:import_id>/mapping", methods=["GET", "POST"])
 def mapping(import_id: int) -> str | tuple[str, int] | Response:
+    """Show the suggested mapping with a preview; keep the user's choices; start the import."""
     job = _job(import_id)
     if job.status is not ImportStatus.MAPPING:
         return redirect(url_for("imports.show", import_id=job.id))
-    with Path(job.stored_path).open("rb") as stream:
+    path = Path(job.stored_path)
+    with path.open("rb") as stream:
         layout = sniff_layout(stream)
-    chosen = job.mapping
-    error = ""
     if request.method == "POST":
-        chosen = {
+        job.mapping = {
             name: request.form[name]
             for name in FIELDS
             if request.form.get(name) and request.form[name] in layout.columns
         }
-        try:
-            preview = _preview(Path(job.stored_path), chosen)
-        except UnusableFileError as exc:
-            error = str(exc)
-        else:
-            if request.form.get("action") == "import":
-                return _start(job, chosen)
-            job.mapping = chosen
-            db_session().commit()
-            return _render_mapping(job, layout.columns, chosen, preview, error)
+        db_session().commit()
     try:
-        preview = _preview(Path(job.stored_path), chosen)
+        with path.open("rb") as stream:
+            preview = list(islice(read_rows(stream, layout, job.mapping), PREVIEW_ROWS))
     except UnusableFileError as exc:
-        error, preview = error or str(exc), []
-    status = 422 if error and request.method == "POST" else 200
-    return _render_mapping(job, layout.columns, chosen, preview, error), status
-
-
-def _preview(path: Path, chosen: dict[str, str]) -> list[ParsedRow | object]:
-    with path.open("rb") as stream:
-        layout = sniff_layout(stream)
-        return list(islice(read_rows(stream, layout, chosen), PREVIEW_ROWS))
+        status = 422 if request.method == "POST" else 200
+        return _render_mapping(job, layout.columns, [], str(exc)), status
+    if request.method == "POST" and request.form.get("action") == "import":
+        return _start(job)
+    return _render_mapping(job, layout.columns, preview, "")
 
 
 def _render_mapping(
-    job: ProspectImport,
-    columns: tuple[str, ...],
-    chosen: dict[str, str],
-    preview: list[object],
-    error: str,
+    job: ProspectImport, columns: tuple[str, ...], preview: list[object], error: str
 ) -> str:
     return render_template(
         "prospects/import_mapping.html",
         job=job,
         campaign=db_session().get(Campaign, job.campaign_id),
         columns=columns,
-        chosen=chosen,
+        chosen=job.mapping,
         fields=FIELDS,
         labels=FIELD_LABELS,
         preview=preview,
@@ -166,9 +149,8 @@ def _render_mapping(
     )
 
 
-def _start(job: ProspectImport, chosen: dict[str, str]) -> Response:
+def _start(job: ProspectImport) -> Response:
     session = db_session()
-    job.mapping = chosen
     job.status = ImportStatus.RUNNING
     session.commit()
     worker = threading.Thread(
