@@ -183,8 +183,7 @@ def prospect_out(prospect: Prospect) -> ProspectOut:
 
 
 def _refused(exc: ProspectError) -> ApiError:
-    status = 409 if "already in this campaign" in str(exc) or "do-not-contact" in str(exc) else 422
-    code = "conflict" if status == 409 else "validation_error"
+    status, code = (409, "conflict") if exc.conflict else (422, "validation_error")
     return ApiError(status, code, str(exc), {exc.field: str(exc)} if exc.field else {})
 
 

@@ -29,11 +29,16 @@ from outreach.prospects.schemas import ContactInput, ProspectInput, ProspectQuer
 
 
 class ProspectError(ValueError):
-    """A change to prospects that cannot be made; the message is for the user."""
+    """A change to prospects that cannot be made; the message is for the user.
 
-    def __init__(self, message: str, field: str = "") -> None:
+    `conflict` marks a refusal because of what is already stored (a duplicate, a do-not-contact
+    domain), as opposed to input that is wrong in itself.
+    """
+
+    def __init__(self, message: str, field: str = "", *, conflict: bool = False) -> None:
         super().__init__(message)
         self.field = field
+        self.conflict = conflict
 
 
 def search_text(domain: str, people: Iterable[str], notes: str) -> str:
@@ -142,7 +147,9 @@ def add_prospect(
     if existing is not None and existing.do_not_contact:
         reason = f" ({existing.do_not_contact_reason})" if existing.do_not_contact_reason else ""
         raise ProspectError(
-            f"{data.domain} is marked do-not-contact{reason} and cannot be added.", "domain"
+            f"{data.domain} is marked do-not-contact{reason} and cannot be added.",
+            "domain",
+            conflict=True,
         )
     if existing is not None:
         duplicate = session.exec(
@@ -155,6 +162,7 @@ def add_prospect(
                 f"{data.domain} is already in this campaign "
                 f"(stage {STAGE_LABELS[duplicate.stage]}).",
                 "domain",
+                conflict=True,
             )
     domain = existing or _domain(session, data.domain)
     values = data.model_dump(exclude={"domain", "contact", "tags"})
