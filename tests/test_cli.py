@@ -97,8 +97,9 @@ def test_demo_login_works(app, client):
     assert "Balcony gardening guide: guest posts" in listing
 
 
-def test_scheduler_has_its_heartbeat_job() -> None:
-    scheduler = build_scheduler(heartbeat_seconds=30)
+def test_scheduler_has_its_jobs(app) -> None:
+    scheduler = build_scheduler(heartbeat_seconds=30, engine=app.extensions["outreach"].engine)
+    assert scheduler.get_job("abandoned-uploads") is not None
     job = scheduler.get_job("heartbeat")
     assert job is not None
     assert job.trigger.interval.total_seconds() == 30

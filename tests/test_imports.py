@@ -224,3 +224,35 @@ def test_progress_fragment_polls_while_running_and_stops_when_done(
     done = client.get(f"/imports/{job.id}/progress").get_data(as_text=True)
     assert "hx-trigger" not in done
     assert "<strong>300</strong> prospects imported" in done
+
+
+def test_abandoned_uploads_are_discarded_after_a_day(session, campaign, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from outreach.prospects.imports import discard_abandoned_imports
+    from outreach.prospects.models import ImportStatus, ProspectImport
+
+    now = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    files = {}
+    for name, age, status in (
+        ("old", timedelta(days=2), ImportStatus.MAPPING),
+        ("fresh", timedelta(hours=3), ImportStatus.MAPPING),
+        ("finished", timedelta(days=5), ImportStatus.DONE),
+    ):
+        files[name] = tmp_path / f"{name}.csv"
+        files[name].write_text("domain\nx.example\n")
+        session.add(
+            ProspectImport(
+                campaign_id=campaign.id,
+                filename=f"{name}.csv",
+                stored_path=str(files[name]),
+                status=status,
+                created_at=now - age,
+            )
+        )
+    session.commit()
+    assert discard_abandoned_imports(session, now) == 1
+    assert not files["old"].exists()
+    assert files["fresh"].exists()
+    left = session.exec(select(ProspectImport.filename).order_by(ProspectImport.filename)).all()
+    assert left == ["finished.csv", "fresh.csv"]

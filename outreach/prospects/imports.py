@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -383,3 +384,21 @@ def run_import_job(engine: sa.Engine, import_id: int) -> None:
         job.finished_at = utcnow()
         session.commit()
         path.unlink(missing_ok=True)
+
+
+ABANDONED_AFTER = timedelta(days=1)
+
+
+def discard_abandoned_imports(session: Session, now: datetime) -> int:
+    """Delete uploads whose mapping nobody confirmed within a day, file and record."""
+    stale = session.exec(
+        select(ProspectImport).where(
+            ProspectImport.status == ImportStatus.MAPPING,
+            ProspectImport.created_at < now - ABANDONED_AFTER,
+        )
+    ).all()
+    for job in stale:
+        Path(job.stored_path).unlink(missing_ok=True)
+        session.delete(job)
+    session.commit()
+    return len(stale)

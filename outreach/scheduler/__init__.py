@@ -13,6 +13,11 @@ from types import FrameType
 import click
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import current_app
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from outreach.db import get_engine, utcnow
+from outreach.prospects.imports import discard_abandoned_imports
 
 log = logging.getLogger("outreach.scheduler")
 
@@ -21,9 +26,19 @@ def heartbeat() -> None:
     log.info("scheduler heartbeat host=%s pid=%d", socket.gethostname(), os.getpid())
 
 
-def build_scheduler(heartbeat_seconds: int) -> BackgroundScheduler:
+def discard_abandoned_uploads(engine: Engine) -> None:
+    with Session(engine) as session:
+        count = discard_abandoned_imports(session, utcnow())
+    if count:
+        log.info("discarded %d abandoned import uploads", count)
+
+
+def build_scheduler(heartbeat_seconds: int, engine: Engine) -> BackgroundScheduler:
     """Jobs live in memory: each scheduler process owns its own, none is shared."""
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True})
+    scheduler.add_job(
+        discard_abandoned_uploads, "interval", hours=1, args=(engine,), id="abandoned-uploads"
+    )
     scheduler.add_job(
         heartbeat,
         "interval",
@@ -38,7 +53,7 @@ def build_scheduler(heartbeat_seconds: int) -> BackgroundScheduler:
 def scheduler() -> None:
     """Run the scheduler until interrupted (Ctrl-C or SIGTERM)."""
     settings = current_app.extensions["outreach"].settings
-    jobs = build_scheduler(settings.scheduler_heartbeat_seconds)
+    jobs = build_scheduler(settings.scheduler_heartbeat_seconds, get_engine())
     stop_requested: list[int] = []
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
