@@ -83,6 +83,8 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     from outreach.auth import views as auth_views
     from outreach.campaigns import api as campaigns_api
     from outreach.campaigns import views as campaigns_views
+    from outreach.mail import api as mail_api
+    from outreach.mail import views as mail_views
     from outreach.prospects import api as prospects_api
     from outreach.prospects import import_views
     from outreach.prospects import views as prospects_views
@@ -92,10 +94,12 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     app.register_blueprint(campaigns_views.bp)
     app.register_blueprint(prospects_views.bp)
     app.register_blueprint(import_views.bp)
+    app.register_blueprint(mail_views.bp)
     api_core.init_app(app)
     api_core.register(app, api_core.api)
     api_core.register(app, campaigns_api.api)
     api_core.register(app, prospects_api.api)
+    api_core.register(app, mail_api.api)
 
     from outreach.auth.cli import users_cli
     from outreach.cli import serve
