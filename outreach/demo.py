@@ -30,7 +30,17 @@ from outreach.mail.models import (
     SequenceStep,
     Template,
 )
-from outreach.prospects.models import Contact, Domain, EmailStatus, Prospect, Stage, StageChange
+from outreach.prospects.models import (
+    Contact,
+    Domain,
+    EmailStatus,
+    Prospect,
+    ProspectTag,
+    Stage,
+    StageChange,
+    Tag,
+)
+from outreach.prospects.services import refresh_search_text
 
 DEMO_EMAIL = "demo@outreach.example"
 DEMO_PASSWORD = "outreach-demo"  # noqa: S105  (published in the README on purpose)
@@ -297,6 +307,14 @@ def load_demo(session: Session, today: date) -> User:
                         created_by_id=owner.id,
                     )
                 )
+    session.flush()
+    refresh_search_text(session, [domain.id for domain in domains])
+    tagged = session.exec(select(Prospect.id).order_by(Prospect.id)).all()
+    for name, every in (("gardening", 3), ("high-priority", 7), ("diy", 5)):
+        tag = Tag(name=name)
+        session.add(tag)
+        session.flush()
+        session.add_all(ProspectTag(prospect_id=pid, tag_id=tag.id) for pid in tagged[::every])
     session.commit()
     return admin
 

@@ -77,6 +77,8 @@ def test_demo_load_fills_a_realistic_sample_once(app, session):
     assert 200 <= prospects <= 500
     stages = set(session.exec(select(Prospect.stage).distinct()).all())
     assert stages == set(Stage)
+    searchable = session.exec(select(Prospect).where(Prospect.search_text == "")).all()
+    assert searchable == []
     again = runner.invoke(args=["demo", "load", "--if-empty"])
     assert again.exit_code == 0
     assert "no demo data loaded" in again.output
