@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -116,10 +114,3 @@ def close_db_session(_exc: BaseException | None = None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
-
-
-@contextmanager
-def new_session(engine: Engine) -> Iterator[Session]:
-    """A session outside any request, for scheduler jobs and scripts."""
-    with Session(engine, expire_on_commit=False) as session:
-        yield session

@@ -24,7 +24,7 @@ from outreach.prospects.models import (
     StageChange,
     Tag,
 )
-from outreach.prospects.pipeline import STAGE_LABELS, MoveReason, StageMoveError, next_stage
+from outreach.prospects.pipeline import STAGE_LABELS, MoveReason, next_stage
 from outreach.prospects.schemas import ContactInput, ProspectInput, ProspectQuery, ProspectUpdate
 
 
@@ -641,9 +641,3 @@ def bulk_delete(session: Session, campaign_id: int | None, ids: Sequence[int], a
 
 def _bulk_activity(session: Session, campaign_id: int | None, summary: str, actor: User) -> None:
     record_activity(session, "prospects.bulk", summary, actor=actor, campaign_id=campaign_id)
-
-
-def require_stage_move(prospect: Prospect, stage: Stage) -> None:
-    """Raise when a manual move to `stage` would change nothing, for a clear UI message."""
-    if next_stage(prospect.stage, MoveReason.MANUAL, stage) is None:
-        raise StageMoveError(f"The prospect is already {STAGE_LABELS[stage].lower()}.")
