@@ -6,7 +6,6 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, select
 
 from outreach.auth.models import ApiToken, Role, User, new_session_nonce
@@ -18,6 +17,7 @@ from outreach.auth.passwords import (
     verify_password,
 )
 from outreach.db import utcnow
+from outreach.validation import normalise_email
 
 TOKEN_PREFIX = "otr_"  # noqa: S105  (a marker, not a secret)
 # last_used_at is written at most this often, so API reads do not each cost a write.
@@ -28,13 +28,11 @@ class AccountError(ValueError):
     """A request about an account that cannot be carried out; the message is for the user."""
 
 
-def normalise_email(email: str) -> str:
+def account_email(email: str) -> str:
     try:
-        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise AccountError(
-            f"{email.strip() or 'An empty address'} is not a valid email: {exc}"
-        ) from None
+        return normalise_email(email)
+    except ValueError as exc:
+        raise AccountError(str(exc)) from None
 
 
 def find_user(session: Session, email: str) -> User | None:
@@ -42,7 +40,7 @@ def find_user(session: Session, email: str) -> User | None:
 
 
 def create_user(session: Session, email: str, password: str, role: Role, name: str = "") -> User:
-    address = normalise_email(email)
+    address = account_email(email)
     if find_user(session, address) is not None:
         raise AccountError(f"A user with the email {address} already exists.")
     problem = password_problem(password)

@@ -92,7 +92,7 @@ def _settings() -> Settings:
     return current_app.extensions["outreach"].settings
 
 
-def _campaign(campaign_id: int) -> Campaign:
+def campaign_or_error(campaign_id: int) -> Campaign:
     campaign = db_session().get(Campaign, campaign_id)
     if campaign is None:
         raise ApiError(404, "not_found", f"There is no campaign {campaign_id}.")
@@ -128,7 +128,7 @@ def create(body: CampaignInput) -> tuple[dict[str, Any], int]:
 
 @api.get("/campaigns/<int:campaign_id>", responses={200: CampaignOut}, summary="One campaign")
 def get(path: CampaignPath) -> tuple[dict[str, Any], int]:
-    return dump(CampaignOut.model_validate(_campaign(path.campaign_id)))
+    return dump(CampaignOut.model_validate(campaign_or_error(path.campaign_id)))
 
 
 @api.patch(
@@ -136,7 +136,7 @@ def get(path: CampaignPath) -> tuple[dict[str, Any], int]:
 )
 @require_role(*MANAGERS)
 def patch(path: CampaignPath, body: CampaignPatch) -> tuple[dict[str, Any], int]:
-    campaign = _campaign(path.campaign_id)
+    campaign = campaign_or_error(path.campaign_id)
     try:
         update_campaign(db_session(), campaign, body.model_dump(exclude_unset=True), api_user())
     except ValidationError as exc:
@@ -168,7 +168,7 @@ class AssetList(BaseModel):
     summary="The content assets of a campaign",
 )
 def list_assets(path: CampaignPath) -> tuple[dict[str, Any], int]:
-    assets = campaign_assets(db_session(), _campaign(path.campaign_id).id)
+    assets = campaign_assets(db_session(), campaign_or_error(path.campaign_id).id)
     items = [AssetOut.model_validate(asset) for asset in assets]
     return dump(AssetList(items=items, total=len(items)))
 
@@ -179,5 +179,5 @@ def list_assets(path: CampaignPath) -> tuple[dict[str, Any], int]:
     summary="Add a content asset to a campaign",
 )
 def create_asset(path: CampaignPath, body: AssetInput) -> tuple[dict[str, Any], int]:
-    asset = add_asset(db_session(), _campaign(path.campaign_id), body, api_user())
+    asset = add_asset(db_session(), campaign_or_error(path.campaign_id), body, api_user())
     return dump(AssetOut.model_validate(asset), 201)

@@ -19,6 +19,7 @@ from pydantic import (
 
 from outreach.campaigns.models import AssetType, CampaignKind, CampaignStatus
 from outreach.prospects.domains import InvalidDomainError, registrable_domain
+from outreach.validation import blank_to_none
 
 
 def normalise_site_url(value: str) -> str:
@@ -63,11 +64,7 @@ class CampaignInput(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _blank_means_unset(cls, data: Any) -> Any:
-        """An empty form field is an unset optional value, not an invalid one."""
-        if isinstance(data, dict):
-            optional = {"target_links", "budget", "starts_on", "ends_on", "timezone"}
-            return {k: (None if k in optional and v == "" else v) for k, v in data.items()}
-        return data
+        return blank_to_none(data, {"target_links", "budget", "starts_on", "ends_on", "timezone"})
 
     @field_validator("client_url")
     @classmethod

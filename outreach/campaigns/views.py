@@ -105,7 +105,7 @@ def new() -> tuple[str, int] | Response:
     return redirect(url_for("campaigns.show", campaign_id=campaign.id))
 
 
-def _campaign_or_404(campaign_id: int) -> Campaign:
+def campaign_or_404(campaign_id: int) -> Campaign:
     campaign = db_session().get(Campaign, campaign_id)
     if campaign is None:
         abort(404, f"There is no campaign {campaign_id}.")
@@ -115,7 +115,7 @@ def _campaign_or_404(campaign_id: int) -> Campaign:
 @bp.route("/<int:campaign_id>/edit", methods=["GET", "POST"])
 @roles_required(*MANAGERS)
 def edit(campaign_id: int) -> tuple[str, int] | Response:
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     if request.method == "GET":
         values = {k: "" if v is None else v for k, v in campaign_input(campaign).items()}
         return _render_form(campaign, values, {})
@@ -131,12 +131,12 @@ def edit(campaign_id: int) -> tuple[str, int] | Response:
 
 @bp.get("/<int:campaign_id>")
 def show(campaign_id: int) -> tuple[str, int]:
-    return _render_show(_campaign_or_404(campaign_id))
+    return _render_show(campaign_or_404(campaign_id))
 
 
 @bp.post("/<int:campaign_id>/assets")
 def new_asset(campaign_id: int) -> tuple[str, int] | Response:
-    campaign = _campaign_or_404(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     values = {name: request.form.get(name, "") for name in AssetInput.model_fields}
     try:
         asset = add_asset(db_session(), campaign, AssetInput.model_validate(values), current_user)

@@ -17,7 +17,7 @@ from outreach.api.core import (
     dump,
     field_errors,
 )
-from outreach.campaigns.models import Campaign
+from outreach.campaigns.api import campaign_or_error
 from outreach.db import db_session
 from outreach.prospects.importing import UnusableFileError, read_rows, sniff_layout, suggest_mapping
 from outreach.prospects.imports import import_rows
@@ -131,13 +131,6 @@ def _deliverability() -> bool:
     return current_app.extensions["outreach"].settings.email_check_deliverability
 
 
-def _campaign(campaign_id: int) -> Campaign:
-    campaign = db_session().get(Campaign, campaign_id)
-    if campaign is None:
-        raise ApiError(404, "not_found", f"There is no campaign {campaign_id}.")
-    return campaign
-
-
 def _prospect(prospect_id: int) -> Prospect:
     prospect = db_session().get(Prospect, prospect_id)
     if prospect is None:
@@ -193,7 +186,7 @@ def _refused(exc: ProspectError) -> ApiError:
     summary="A campaign's prospects, filtered, searched, sorted and paged",
 )
 def list_(path: CampaignPath, query: ProspectQuery) -> tuple[dict[str, Any], int]:
-    campaign = _campaign(path.campaign_id)
+    campaign = campaign_or_error(path.campaign_id)
     rows, total = list_prospects(db_session(), campaign.id, query, api_user().id)
     items = [
         _out(row.prospect, row.domain, row.tags, row.do_not_contact, row.last_contacted_at)
@@ -209,7 +202,7 @@ def list_(path: CampaignPath, query: ProspectQuery) -> tuple[dict[str, Any], int
 )
 def create(path: CampaignPath, body: ProspectInput) -> tuple[dict[str, Any], int]:
     session = db_session()
-    campaign = _campaign(path.campaign_id)
+    campaign = campaign_or_error(path.campaign_id)
     try:
         prospect = add_prospect(
             session, campaign, body, api_user(), check_deliverability=_deliverability()
@@ -285,7 +278,7 @@ def create_contact(path: ProspectPath, body: ContactInput) -> tuple[dict[str, An
     summary="Import a CSV file (multipart field `file`); columns are recognised automatically",
 )
 def import_csv(path: CampaignPath, form: ImportForm) -> tuple[dict[str, Any], int]:
-    campaign = _campaign(path.campaign_id)
+    campaign = campaign_or_error(path.campaign_id)
     stream = form.file.stream
     try:
         layout = sniff_layout(stream)

@@ -23,6 +23,7 @@ from flask_login import current_user
 from sqlmodel import select
 
 from outreach.campaigns.models import Campaign
+from outreach.campaigns.views import campaign_or_404
 from outreach.db import db_session, get_engine
 from outreach.prospects.importing import (
     FIELDS,
@@ -70,9 +71,7 @@ def _job(import_id: int) -> ProspectImport:
 
 @bp.route("/campaigns/<int:campaign_id>/import", methods=["GET", "POST"])
 def new(campaign_id: int) -> str | tuple[str, int] | Response:
-    campaign = db_session().get(Campaign, campaign_id)
-    if campaign is None:
-        abort(404, f"There is no campaign {campaign_id}.")
+    campaign = campaign_or_404(campaign_id)
     if request.method == "GET":
         return render_template("prospects/import_upload.html", campaign=campaign, error="")
     upload = request.files.get("file")

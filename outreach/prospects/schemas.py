@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -19,15 +18,9 @@ from pydantic import (
 
 from outreach.prospects.domains import InvalidDomainError, registrable_domain
 from outreach.prospects.models import Stage
+from outreach.validation import blank_to_none, normalise_email
 
 TAG_SPLIT = re.compile(r"[,;|]")
-
-
-def normalise_email(value: str) -> str:
-    try:
-        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise ValueError(f"{value.strip()!r} is not a valid email address: {exc}") from None
 
 
 def normalise_page_url(value: str) -> str:
@@ -58,12 +51,6 @@ def normalise_tags(values: list[str] | str) -> list[str]:
     return tags
 
 
-def _blank_to_none(data: Any, names: set[str]) -> Any:
-    if isinstance(data, dict):
-        return {k: (None if k in names and v == "" else v) for k, v in data.items()}
-    return data
-
-
 class ContactInput(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
@@ -77,7 +64,7 @@ class ContactInput(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _blanks(cls, data: Any) -> Any:
-        return _blank_to_none(data, {"email"})
+        return blank_to_none(data, {"email"})
 
     @field_validator("email")
     @classmethod
@@ -113,7 +100,7 @@ class ProspectMetrics(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _blanks(cls, data: Any) -> Any:
-        return _blank_to_none(
+        return blank_to_none(
             data, {"domain_rating", "traffic", "relevance", "owner_id", "asset_id"}
         )
 
@@ -198,7 +185,7 @@ class ProspectQuery(BaseModel):
             "contacted_before",
             "contacted_after",
         }
-        data = _blank_to_none(data, names)
+        data = blank_to_none(data, names)
         if isinstance(data, dict):
             data = {k: v for k, v in data.items() if v is not None}
             if isinstance(data.get("stage"), str):

@@ -29,6 +29,7 @@ from werkzeug.datastructures import MultiDict
 from outreach.api.core import field_errors
 from outreach.auth.models import User
 from outreach.campaigns.models import Campaign, ContentAsset
+from outreach.campaigns.views import campaign_or_404
 from outreach.db import db_session
 from outreach.links.models import Placement
 from outreach.prospects.domains import InvalidDomainError, registrable_domain
@@ -92,13 +93,6 @@ EXPORT_COLUMNS = [
 ]
 
 
-def _campaign(campaign_id: int) -> Campaign:
-    campaign = db_session().get(Campaign, campaign_id)
-    if campaign is None:
-        abort(404, f"There is no campaign {campaign_id}.")
-    return campaign
-
-
 def _prospect(prospect_id: int) -> Prospect:
     prospect = db_session().get(Prospect, prospect_id)
     if prospect is None:
@@ -127,7 +121,7 @@ def _campaign_arg() -> Campaign | None:
         return None
     if not value.isdigit():
         abort(400, "The campaign must be a number.")
-    return _campaign(int(value))
+    return campaign_or_404(int(value))
 
 
 def _deliverability() -> bool:
@@ -314,7 +308,7 @@ def _flatten_contact_errors(errors: dict[str, str]) -> dict[str, str]:
 
 @bp.route("/campaigns/<int:campaign_id>/prospects/new", methods=["GET", "POST"])
 def new(campaign_id: int) -> tuple[str, int] | Response:
-    campaign = _campaign(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     if request.method == "GET":
         return _prospect_form(campaign, {"owner_id": str(current_user.id)}, {})
     values = _form_values()
@@ -366,7 +360,7 @@ def domain_check(campaign_id: int) -> str:
 @bp.get("/campaigns/<int:campaign_id>/board")
 def board(campaign_id: int) -> str:
     session = db_session()
-    campaign = _campaign(campaign_id)
+    campaign = campaign_or_404(campaign_id)
     counts = stage_counts(session, campaign.id)
     columns = {}
     for stage in BOARD_COLUMNS:
