@@ -10,7 +10,15 @@ from flask_openapi3 import Info, OpenAPI
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.engine import Engine
 
-from outreach.config import PROJECT_ROOT, ConfigError, Settings, ensure_secret_key, load_settings
+from outreach.clock import Clock, SystemClock
+from outreach.config import (
+    PROJECT_ROOT,
+    ConfigError,
+    Settings,
+    ensure_mail_key,
+    ensure_secret_key,
+    load_settings,
+)
 from outreach.db import close_db_session, make_engine
 
 csrf = CSRFProtect()
@@ -22,9 +30,12 @@ class AppState:
 
     settings: Settings
     engine: Engine
+    # Encrypts mailbox passwords; see config.ensure_mail_key.
+    mail_key: str
+    clock: Clock
 
 
-def create_app(settings: Settings | None = None) -> OpenAPI:
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> OpenAPI:
     """Build the app. Migrations are never run here: `flask --app app db upgrade` does that."""
     if settings is None:
         try:
@@ -73,7 +84,12 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
         settings.resolved_database_url,
         pool_pre_ping=not settings.resolved_database_url.startswith("sqlite"),
     )
-    app.extensions["outreach"] = AppState(settings=settings, engine=engine)
+    app.extensions["outreach"] = AppState(
+        settings=settings,
+        engine=engine,
+        mail_key=ensure_mail_key(settings),
+        clock=clock or SystemClock(),
+    )
     app.teardown_appcontext(close_db_session)
 
     csrf.init_app(app)
@@ -84,6 +100,7 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     from outreach.campaigns import api as campaigns_api
     from outreach.campaigns import views as campaigns_views
     from outreach.mail import api as mail_api
+    from outreach.mail import public_views
     from outreach.mail import views as mail_views
     from outreach.prospects import api as prospects_api
     from outreach.prospects import import_views
@@ -95,6 +112,8 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     app.register_blueprint(prospects_views.bp)
     app.register_blueprint(import_views.bp)
     app.register_blueprint(mail_views.bp)
+    app.register_blueprint(public_views.bp)
+    csrf.exempt(public_views.bp)
     api_core.init_app(app)
     api_core.register(app, api_core.api)
     api_core.register(app, campaigns_api.api)
@@ -105,9 +124,20 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     from outreach.cli import serve
     from outreach.dbcli import db_cli
     from outreach.demo import demo_cli
+    from outreach.mail.cli import mailboxes_cli, outreach_cli
     from outreach.prospects.cli import prospects_cli
     from outreach.scheduler import scheduler
 
-    for command in (db_cli, users_cli, demo_cli, prospects_cli, scheduler, serve):
+    commands = (
+        db_cli,
+        users_cli,
+        demo_cli,
+        prospects_cli,
+        outreach_cli,
+        mailboxes_cli,
+        scheduler,
+        serve,
+    )
+    for command in commands:
         app.cli.add_command(command)
     return app

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cryptography.fernet import Fernet
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -41,6 +42,11 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     email_check_deliverability: bool = False
     scheduler_heartbeat_seconds: int = Field(default=60, ge=1, le=86_400)
+    public_url: str = "http://127.0.0.1:5000"
+    mail_encryption_key: str = ""
+    mail_claim_lease_seconds: int = Field(default=600, ge=10, le=86_400)
+    dispatch_interval_seconds: int = Field(default=60, ge=1, le=3_600)
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
     @field_validator("database_url")
     @classmethod
@@ -66,6 +72,28 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Berlin") from None
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or value[-3:] == "://":
+            raise ValueError(
+                "must be the app's address as people reach it, e.g. https://outreach.example.com"
+            )
+        return value.rstrip("/")
+
+    @field_validator("mail_encryption_key")
+    @classmethod
+    def _fernet_key(cls, value: str) -> str:
+        if value:
+            try:
+                Fernet(value)
+            except ValueError:
+                raise ValueError(
+                    "must be a Fernet key (32 url-safe base64-encoded bytes), e.g. from "
+                    "`flask mailboxes new-key`"
+                ) from None
         return value
 
     @field_validator("log_level", mode="before")
@@ -125,13 +153,21 @@ def describe_errors(exc: ValidationError) -> str:
 
 def ensure_secret_key(settings: Settings) -> str:
     """Use the configured key, else one generated once and kept in the instance folder."""
-    if settings.secret_key:
-        return settings.secret_key
-    key_file = settings.resolved_instance_path / "secret_key"
+    return settings.secret_key or _instance_key(settings, "secret_key", secrets.token_urlsafe(48))
+
+
+def ensure_mail_key(settings: Settings) -> str:
+    """The key that encrypts mailbox passwords: configured, else generated once like the secret."""
+    return settings.mail_encryption_key or _instance_key(
+        settings, "mail_encryption_key", Fernet.generate_key().decode()
+    )
+
+
+def _instance_key(settings: Settings, name: str, new_key: str) -> str:
+    key_file = settings.resolved_instance_path / name
     if key_file.exists():
         return key_file.read_text().strip()
     key_file.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    key_file.write_text(key)
+    key_file.write_text(new_key)
     key_file.chmod(0o600)
-    return key
+    return new_key

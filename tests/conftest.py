@@ -25,6 +25,7 @@ from outreach.auth.services import create_user, issue_api_token
 from outreach.campaigns.models import Campaign, CampaignKind, Client
 from outreach.config import Settings
 from outreach.dbcli import alembic_config
+from tests.mailservers import imap_server, smtp_sink  # noqa: F401  (fixtures)
 
 PASSWORD = "correct horse battery"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')

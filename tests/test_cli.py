@@ -14,6 +14,7 @@ from outreach.campaigns.models import Campaign
 from outreach.config import PROJECT_ROOT
 from outreach.demo import DEMO_EMAIL, DEMO_PASSWORD
 from outreach.prospects.models import Prospect, Stage
+from outreach.mail.runner import mail_context
 from outreach.scheduler import build_scheduler
 
 
@@ -100,8 +101,16 @@ def test_demo_login_works(app, client):
 
 
 def test_scheduler_has_its_jobs(app) -> None:
-    scheduler = build_scheduler(heartbeat_seconds=30, engine=app.extensions["outreach"].engine)
+    state = app.extensions["outreach"]
+    scheduler = build_scheduler(
+        heartbeat_seconds=30,
+        engine=state.engine,
+        mail=mail_context(app),
+        clock=state.clock,
+        dispatch_seconds=60,
+    )
     assert scheduler.get_job("abandoned-uploads") is not None
+    assert scheduler.get_job("mail-dispatch").trigger.interval.total_seconds() == 60
     job = scheduler.get_job("heartbeat")
     assert job is not None
     assert job.trigger.interval.total_seconds() == 30

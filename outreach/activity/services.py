@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
 
 from outreach.activity.models import Activity
 from outreach.auth.models import User
+from outreach.db import utcnow
 
 
 def record_activity(
@@ -19,9 +21,11 @@ def record_activity(
     campaign_id: int | None = None,
     prospect_id: int | None = None,
     data: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> Activity:
     """Add an entry to the log; the caller commits it with the change it describes."""
     entry = Activity(
+        at=at or utcnow(),
         kind=kind,
         summary=summary[:500],
         actor_id=actor.id if actor else None,

@@ -23,7 +23,13 @@ login_manager.login_message_category = "info"
 login_manager.session_protection = "basic"
 
 # Endpoints anyone may open without signing in.
-PUBLIC_ENDPOINTS = {"auth.login", "web.healthz", "static"}
+PUBLIC_ENDPOINTS = {
+    "auth.login",
+    "web.healthz",
+    "static",
+    "unsubscribe.confirm",
+    "unsubscribe.one_click",
+}
 
 F = TypeVar("F", bound=Callable[..., Any])
 

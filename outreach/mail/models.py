@@ -54,6 +54,11 @@ class Mailbox(SQLModel, table=True):
     window_start: time = time(9, 0)
     window_end: time = time(17, 0)
     active: bool = True
+    # The last sending or polling failure, shown on the mailbox page until one succeeds.
+    last_error: str = Field(
+        default="", sa_type=sa.Text, sa_column_kwargs={"server_default": sa.text("''")}
+    )
+    last_error_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = created_at_field()
 
 
@@ -135,6 +140,10 @@ class Enrolment(SQLModel, table=True):
         default=EnrolmentStatus.ACTIVE, sa_type=enum_type(EnrolmentStatus)
     )
     stop_reason: str = Field(default="", max_length=40)
+    # Why the last step could not be prepared (say, an empty merge field), for the user to fix.
+    last_error: str = Field(
+        default="", sa_type=sa.Text, sa_column_kwargs={"server_default": sa.text("''")}
+    )
     next_position: int = Field(default=1, ge=1)
     next_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     enrolled_at: datetime = created_at_field()
@@ -151,6 +160,8 @@ class MessageStatus(enum.StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    # Queued, then not sent because the sequence stopped first (a reply, an unsubscribe, ...).
+    CANCELLED = "cancelled"
     RECEIVED = "received"
 
 
@@ -159,6 +170,7 @@ class InboundKind(enum.StrEnum):
     AUTO_REPLY = "auto_reply"
     BOUNCE_HARD = "bounce_hard"
     BOUNCE_SOFT = "bounce_soft"
+    UNSUBSCRIBE = "unsubscribe"
     UNMATCHED = "unmatched"
 
 
@@ -170,6 +182,9 @@ class Message(SQLModel, table=True):
         sa.Index("ix_messages_status_scheduled", "status", "scheduled_at"),
         sa.Index("ix_messages_prospect_created", "prospect_id", "created_at"),
         sa.Index("ix_messages_mailbox_sent", "mailbox_id", "sent_at"),
+        # One email per step of an enrolment, whatever two dispatchers do at the same moment.
+        sa.UniqueConstraint("enrolment_id", "step_id"),
+        sa.Index("ix_messages_direction_kind_received", "direction", "inbound_kind", "received_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -206,6 +221,8 @@ class Message(SQLModel, table=True):
     received_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     imap_uid: int | None = Field(default=None, sa_type=sa.BigInteger)
     error: str = Field(default="", sa_type=sa.Text)
+    # Inbound mail someone has dealt with leaves the inbox's "to act on" list.
+    handled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = created_at_field()
 
 

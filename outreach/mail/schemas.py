@@ -1,10 +1,23 @@
-"""What an email template may be saved with; the form and the API share it."""
+"""What templates, mailboxes and sequences may be saved with; the forms and the API share it."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from datetime import time
+from typing import Any
 
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from outreach.mail.models import TransportSecurity
+from outreach.mail.schedule import parse_weekdays
 from outreach.mail.templating import TemplateError, check_syntax
+from outreach.validation import normalise_email
 
 
 class TemplateInput(BaseModel):
@@ -30,3 +43,93 @@ class TemplateInput(BaseModel):
         except TemplateError as exc:
             raise ValueError(str(exc)) from None
         return value
+
+
+class MailboxInput(BaseModel):
+    """A sending account. Passwords left out (None) keep the stored ones on an update."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    email: str = Field(max_length=320, description="The address emails are sent from.")
+    from_name: str = Field(default="", max_length=200)
+    signature: str = Field(default="", max_length=5_000)
+    smtp_host: str = Field(min_length=1, max_length=253)
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: TransportSecurity = TransportSecurity.STARTTLS
+    smtp_username: str = Field(default="", max_length=320)
+    smtp_password: str | None = Field(default=None, max_length=1_000)
+    imap_host: str = Field(default="", max_length=253, description="Empty: replies not read.")
+    imap_port: int = Field(default=993, ge=1, le=65535)
+    imap_security: TransportSecurity = TransportSecurity.TLS
+    imap_username: str = Field(default="", max_length=320)
+    imap_password: str | None = Field(default=None, max_length=1_000)
+    imap_folder: str = Field(default="INBOX", min_length=1, max_length=200)
+    daily_cap: int = Field(default=50, ge=1, le=10_000, description="At most this many a day.")
+    min_spacing_seconds: int = Field(default=120, ge=0, le=86_400)
+    window_days: list[int] = Field(
+        default=[1, 2, 3, 4, 5], description="ISO weekdays on which to send, 1 = Monday."
+    )
+    window_start: time = time(9, 0)
+    window_end: time = time(17, 0)
+    active: bool = True
+    campaign_ids: list[int] = Field(
+        default_factory=list, description="Campaigns that send from this mailbox (rotation)."
+    )
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return normalise_email(value)
+
+    @field_validator("smtp_host", "imap_host", "smtp_username", "imap_username", "from_name")
+    @classmethod
+    def _no_line_breaks(cls, value: str) -> str:
+        if "\r" in value or "\n" in value:
+            raise ValueError("must be on one line")
+        return value
+
+    @field_validator("window_days", mode="before")
+    @classmethod
+    def _days(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return sorted(parse_weekdays(value))
+        return value
+
+    @field_validator("window_days")
+    @classmethod
+    def _known_days(cls, value: list[int]) -> list[int]:
+        return sorted(parse_weekdays(",".join(str(day) for day in value)))
+
+    @model_validator(mode="after")
+    def _window_order(self) -> MailboxInput:
+        if self.window_start >= self.window_end:
+            raise ValueError("the sending window must start before it ends (window_start)")
+        return self
+
+
+class StepInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    delay_days: int = Field(
+        default=0, ge=0, le=365, description="Business days after the previous step (0 first)."
+    )
+    template_id: int
+
+
+class SequenceInput(BaseModel):
+    """A sequence and its steps in order; the first step is the opening email."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    campaign_id: int
+    name: str = Field(min_length=1, max_length=200)
+    auto_reply_delay_days: int = Field(
+        default=3, ge=0, le=60, description="An out-of-office pushes the next step back this far."
+    )
+    steps: list[StepInput] = Field(min_length=1, max_length=20)
+
+
+class EnrolInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prospect_ids: list[int] = Field(min_length=1, max_length=10_000)

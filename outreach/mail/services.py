@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, or_, select
@@ -13,6 +14,14 @@ from outreach.mail.models import Template
 from outreach.mail.schemas import TemplateInput
 from outreach.mail.templating import RenderedEmail, render_email
 from outreach.prospects.models import Contact, Domain, Prospect
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who signs an email: the mailbox's from-name and address, or the user previewing."""
+
+    name: str
+    email: str
 
 
 class TemplateRefusedError(ValueError):
@@ -68,13 +77,18 @@ def list_templates(session: Session, campaign_id: int | None = None) -> list[Tem
     return list(session.exec(statement))
 
 
-def merge_data(session: Session, prospect: Prospect, sender: User) -> dict[str, dict[str, Any]]:
-    """The merge fields for one prospect, from its primary contact, asset and campaign."""
+def merge_data(
+    session: Session,
+    prospect: Prospect,
+    sender: Sender,
+    contact: Contact | None = None,
+) -> dict[str, dict[str, Any]]:
+    """The merge fields for one prospect: the contact written to (its primary one unless
+    given), its asset, campaign and custom fields, and who signs the email."""
     domain = session.get(Domain, prospect.domain_id)
     campaign = session.get(Campaign, prospect.campaign_id)
-    contact = (
-        session.get(Contact, prospect.primary_contact_id) if prospect.primary_contact_id else None
-    )
+    if contact is None and prospect.primary_contact_id:
+        contact = session.get(Contact, prospect.primary_contact_id)
     asset = session.get(ContentAsset, prospect.asset_id) if prospect.asset_id else None
     return {
         "contact": {
@@ -88,11 +102,12 @@ def merge_data(session: Session, prospect: Prospect, sender: User) -> dict[str, 
         "asset": {"title": asset.title, "url": asset.url} if asset else {},
         "campaign": {"name": campaign.name, "client_url": campaign.client_url},
         "sender": {"name": sender.name, "email": sender.email},
+        "custom": dict(prospect.custom_fields or {}),
     }
 
 
 def preview_email(
-    session: Session, subject: str, body: str, prospect: Prospect, sender: User
+    session: Session, subject: str, body: str, prospect: Prospect, sender: Sender
 ) -> RenderedEmail:
     """The email as this prospect would get it; raises TemplateError with what to fix."""
     return render_email(subject, body, merge_data(session, prospect, sender))

@@ -23,6 +23,8 @@ MERGE_FIELDS: dict[str, tuple[str, ...]] = {
     "campaign": ("name", "client_url"),
     "sender": ("name", "email"),
 }
+# The prospect's own custom fields ({{ custom.topic }}): whatever names the prospect has.
+CUSTOM_GROUP = "custom"
 
 # Hand-written placeholders that were never filled in: [NAME], {FIRST_NAME}, %NAME%, <<NAME>>.
 LEFTOVER_PLACEHOLDER = re.compile(
@@ -99,6 +101,7 @@ def merge_context(data: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, 
     for group, fields in MERGE_FIELDS.items():
         values = data.get(group, missing_group)
         context[group] = {"_name": group, **{name: values.get(name, "") for name in fields}}
+    context[CUSTOM_GROUP] = {"_name": CUSTOM_GROUP, **data.get(CUSTOM_GROUP, {})}
     return context
 
 
@@ -109,11 +112,11 @@ def check_syntax(source: str, part: str) -> None:
     except TemplateSyntaxError as exc:
         message = f"{part.capitalize()}, line {exc.lineno}: {exc.message}"
         raise TemplateError(message, part) from None
-    unknown = sorted(meta.find_undeclared_variables(tree) - set(MERGE_FIELDS))
+    unknown = sorted(meta.find_undeclared_variables(tree) - {*MERGE_FIELDS, CUSTOM_GROUP})
     if not unknown and any(node.name == "self" for node in tree.find_all(nodes.Name)):
         unknown = ["self"]
     if unknown:
-        groups = ", ".join(MERGE_FIELDS)
+        groups = ", ".join([*MERGE_FIELDS, CUSTOM_GROUP])
         message = f"{part.capitalize()}: {{{{ {unknown[0]} }}}} is not a merge field (use {groups})"
         raise TemplateError(message, part)
 

@@ -16,6 +16,7 @@ from outreach.db import db_session
 from outreach.mail.models import Template
 from outreach.mail.schemas import TemplateInput
 from outreach.mail.services import (
+    Sender,
     TemplateRefusedError,
     create_template,
     list_templates,
@@ -135,7 +136,7 @@ def preview() -> str:
             request.form.get("subject", ""),
             request.form.get("body", ""),
             prospect,
-            current_user,
+            Sender(current_user.name, current_user.email),
         )
     except TemplateError as exc:
         return render_template("mail/_preview.html", problem=str(exc))

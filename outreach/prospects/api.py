@@ -52,6 +52,8 @@ class ProspectOut(BaseModel):
     relevance: int | None
     tags: list[str]
     notes: str
+    timezone: str
+    custom_fields: dict[str, str]
     do_not_contact: bool
     last_contacted_at: datetime | None
     created_at: datetime
@@ -120,6 +122,8 @@ class ProspectPatch(BaseModel):
     asset_id: int | None = None
     notes: str | None = None
     tags: list[str] | None = None
+    timezone: str | None = None
+    custom_fields: dict[str, str] | None = None
     stage: Stage | None = None
 
 
@@ -140,6 +144,8 @@ def _prospect(prospect_id: int) -> Prospect:
 
 PROSPECT_FIELDS = {
     "id",
+    "timezone",
+    "custom_fields",
     "campaign_id",
     "page_url",
     "stage",

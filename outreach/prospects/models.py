@@ -105,6 +105,12 @@ class Prospect(SQLModel, table=True):
     # The prospect's local time zone, when known, for sending windows.
     timezone: str = Field(default="", max_length=64)
     notes: str = Field(default="", sa_type=sa.Text)
+    # Free-form values for templates ({{ custom.topic }}), filled by hand or from import columns.
+    custom_fields: dict[str, str] = Field(
+        default_factory=dict,
+        sa_type=JSONType,
+        sa_column_kwargs={"server_default": sa.text("'{}'")},
+    )
     # Lower-cased domain, contact names and emails, and notes: what the list's search box looks in.
     search_text: str = Field(
         default="", sa_type=sa.Text, sa_column_kwargs={"server_default": sa.text("''")}

@@ -6,6 +6,7 @@ import re
 from datetime import date
 from typing import Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -21,6 +22,7 @@ from outreach.prospects.models import Stage
 from outreach.validation import blank_to_none, normalise_email
 
 TAG_SPLIT = re.compile(r"[,;|]")
+CUSTOM_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
 
 
 def normalise_page_url(value: str) -> str:
@@ -96,6 +98,13 @@ class ProspectMetrics(BaseModel):
     asset_id: int | None = None
     notes: str = Field(default="", max_length=20_000)
     tags: list[str] = Field(default_factory=list)
+    timezone: str = Field(
+        default="", max_length=64, description="IANA time zone for sending windows."
+    )
+    custom_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Values for templates: {'topic': 'balconies'} fills {{ custom.topic }}.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -103,6 +112,31 @@ class ProspectMetrics(BaseModel):
         return blank_to_none(
             data, {"domain_rating", "traffic", "relevance", "owner_id", "asset_id"}
         )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if value:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"{value!r} is not an IANA time zone such as Europe/Berlin"
+                ) from None
+        return value
+
+    @field_validator("custom_fields")
+    @classmethod
+    def _field_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not CUSTOM_FIELD_NAME.fullmatch(name):
+                raise ValueError(
+                    f"{name!r} cannot be a custom field name: use letters, digits and _ "
+                    "(starting with a letter), at most 40"
+                )
+            if len(text) > 2_000:
+                raise ValueError(f"custom field {name!r} is longer than 2000 characters")
+        return {name: text.strip() for name, text in value.items()}
 
     @field_validator("page_url")
     @classmethod

@@ -15,6 +15,13 @@ from outreach.activity.services import record_activity
 from outreach.auth.models import User
 from outreach.campaigns.models import Campaign, ContentAsset
 from outreach.db import utcnow
+from outreach.mail.models import Enrolment
+from outreach.mail.stopping import (
+    STAGES_THAT_STOP,
+    StopReason,
+    stop_enrolments,
+    stop_enrolments_for_prospects,
+)
 from outreach.prospects.models import (
     Contact,
     Domain,
@@ -307,6 +314,8 @@ def move_stage(
     target = next_stage(prospect.stage, reason, to)
     if target is None:
         return None
+    if target in STAGES_THAT_STOP:
+        stop_enrolments_for_prospects(session, [prospect.id], StopReason.STAGE_MOVED)
     moved_at = at or utcnow()
     change = StageChange(
         prospect_id=prospect.id,
@@ -625,6 +634,10 @@ def bulk_do_not_contact(
     for domain in session.exec(select(Domain).where(Domain.id.in_(domain_ids))):
         domain.do_not_contact = True
         domain.do_not_contact_reason = reason.strip()[:500]
+    every_prospect_there = select(Prospect.id).where(Prospect.domain_id.in_(domain_ids))
+    stop_enrolments(
+        session, Enrolment.prospect_id.in_(every_prospect_there), StopReason.DO_NOT_CONTACT
+    )
     _bulk_activity(session, campaign_id, f"Marked {len(domain_ids)} domains do-not-contact", actor)
     session.commit()
     return len(domain_ids)

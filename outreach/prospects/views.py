@@ -73,7 +73,8 @@ bp = Blueprint("prospects", __name__)
 
 BOARD_CARDS = 50
 # Form fields named after the schemas, so forms and schemas cannot drift apart.
-METRIC_FIELDS = tuple(ProspectMetrics.model_fields)
+# Custom fields are a key/value editor of their own, not one form field.
+METRIC_FIELDS = tuple(name for name in ProspectMetrics.model_fields if name != "custom_fields")
 CONTACT_FIELDS = tuple(name for name in ContactInput.model_fields if name != "primary")
 EXPORT_BATCH = 1000
 EXPORT_COLUMNS = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -16,7 +17,10 @@ from flask import current_app
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from outreach.clock import Clock
 from outreach.db import get_engine, utcnow
+from outreach.mail.dispatch import MailContext
+from outreach.mail.runner import mail_context, run_due
 from outreach.prospects.imports import discard_abandoned_imports
 
 log = logging.getLogger("outreach.scheduler")
@@ -33,9 +37,33 @@ def discard_abandoned_uploads(engine: Engine) -> None:
         log.info("discarded %d abandoned import uploads", count)
 
 
-def build_scheduler(heartbeat_seconds: int, engine: Engine) -> BackgroundScheduler:
-    """Jobs live in memory: each scheduler process owns its own, none is shared."""
+def dispatch_mail(engine: Engine, ctx: MailContext, clock: Clock) -> None:
+    summary = run_due(engine, ctx, clock.now())
+    busy = {name: value for name, value in summary.items() if value and name != "now"}
+    if busy:
+        log.info("mail pass %s", json.dumps(busy))
+
+
+def build_scheduler(
+    heartbeat_seconds: int,
+    engine: Engine,
+    *,
+    mail: MailContext,
+    clock: Clock,
+    dispatch_seconds: int,
+) -> BackgroundScheduler:
+    """Jobs live in memory: each scheduler process owns its own, none is shared. Several
+    scheduler processes may run at once: the mail pass claims its work row by row."""
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True})
+    scheduler.add_job(
+        dispatch_mail,
+        "interval",
+        seconds=dispatch_seconds,
+        args=(engine, mail, clock),
+        id="mail-dispatch",
+        max_instances=1,
+        next_run_time=datetime.now(UTC),
+    )
     scheduler.add_job(
         discard_abandoned_uploads, "interval", hours=1, args=(engine,), id="abandoned-uploads"
     )
@@ -53,7 +81,14 @@ def build_scheduler(heartbeat_seconds: int, engine: Engine) -> BackgroundSchedul
 def scheduler() -> None:
     """Run the scheduler until interrupted (Ctrl-C or SIGTERM)."""
     settings = current_app.extensions["outreach"].settings
-    jobs = build_scheduler(settings.scheduler_heartbeat_seconds, get_engine())
+    state = current_app.extensions["outreach"]
+    jobs = build_scheduler(
+        settings.scheduler_heartbeat_seconds,
+        get_engine(),
+        mail=mail_context(current_app),
+        clock=state.clock,
+        dispatch_seconds=settings.dispatch_interval_seconds,
+    )
     stop_requested: list[int] = []
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:

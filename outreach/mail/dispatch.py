@@ -1,0 +1,496 @@
+"""The dispatcher: due sequence steps become outbox rows, and outbox rows become sent emails.
+
+Safe with several dispatchers on one database. An enrolment's step is taken with a
+compare-and-set on its due time; an outbox row is claimed with `FOR UPDATE SKIP LOCKED`
+(PostgreSQL) and a conditional update (both engines). The row is marked *sending* and
+committed before the SMTP conversation, so a dispatcher that dies mid-send leaves a claim
+that expires; the next dispatcher sends the email again with the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
+
+from outreach.activity.services import record_activity
+from outreach.campaigns.models import Campaign
+from outreach.mail.compose import (
+    build_email,
+    followup_subject,
+    new_message_id,
+    outreach_body,
+    thread_headers,
+    unsubscribe_mailto,
+)
+from outreach.mail.models import (
+    Direction,
+    Enrolment,
+    EnrolmentStatus,
+    Mailbox,
+    Message,
+    MessageStatus,
+    SequenceStep,
+    SuppressionReason,
+    Template,
+)
+from outreach.mail.schedule import next_in_window, retry_delay, sending_allowance, step_due_at
+from outreach.mail.sequences import outbound_history, suppression_hit, window_for
+from outreach.mail.services import Sender, merge_data
+from outreach.mail.stopping import StopReason, stop_enrolments, stop_reason_for
+from outreach.mail.templating import TemplateError, render_email
+from outreach.mail.transport import MailTransportError, close_quietly, open_smtp, smtp_refusal
+from outreach.mail.unsubscribe import suppress, unsubscribe_token, unsubscribe_url
+from outreach.prospects.models import Contact, Domain, EmailStatus, Prospect
+from outreach.prospects.pipeline import MoveReason
+from outreach.prospects.services import move_stage
+
+log = logging.getLogger("outreach.mail")
+
+# After this many temporary failures an email is given up on and its sequence stopped.
+MAX_ATTEMPTS = 6
+
+
+@dataclass(frozen=True)
+class MailContext:
+    """What sending and reading mail needs from the configuration."""
+
+    mail_key: str
+    secret_key: str
+    public_url: str
+    lease: timedelta
+    smtp_timeout: float
+    worker: str
+    batch: int = 200
+
+
+def queue_due_steps(
+    session: Session, ctx: MailContext, now: datetime, limit: int = 1000
+) -> Counter[str]:
+    """Render each step that is due into a queued outbox row."""
+    counts: Counter[str] = Counter()
+    due = session.exec(
+        select(Enrolment.id, Enrolment.next_due_at)
+        .where(Enrolment.status == EnrolmentStatus.ACTIVE, col(Enrolment.next_due_at) <= now)
+        .order_by(Enrolment.next_due_at)
+        .limit(limit)
+    ).all()
+    session.rollback()
+    for enrolment_id, due_at in due:
+        taken = session.execute(
+            sa.update(Enrolment)
+            .where(
+                Enrolment.id == enrolment_id,
+                Enrolment.next_due_at == due_at,
+                Enrolment.status == EnrolmentStatus.ACTIVE,
+            )
+            .values(next_due_at=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not taken:
+            session.rollback()
+            continue
+        counts[_prepare_step(session, ctx, enrolment_id, now)] += 1
+        session.commit()
+    return counts
+
+
+def _prepare_step(session: Session, ctx: MailContext, enrolment_id: int, now: datetime) -> str:
+    enrolment = session.get(Enrolment, enrolment_id)
+    session.refresh(enrolment)
+    prospect = session.get(Prospect, enrolment.prospect_id)
+    contact = session.get(Contact, enrolment.contact_id)
+    domain = session.get(Domain, prospect.domain_id)
+    stop = stop_reason_for(
+        stage=prospect.stage,
+        do_not_contact=domain.do_not_contact,
+        suppressed=suppression_hit(session, contact.email),
+        email=contact.email,
+        email_status=contact.email_status,
+    )
+    mailbox = session.get(Mailbox, enrolment.mailbox_id) if enrolment.mailbox_id else None
+    if stop is None and (mailbox is None or not mailbox.active):
+        stop = StopReason.NO_MAILBOX
+        enrolment.last_error = "Its mailbox was removed or paused; enrol the prospect again."
+    if stop is not None:
+        stop_enrolments(session, Enrolment.id == enrolment.id, stop)
+        return "stopped"
+    step = session.exec(
+        select(SequenceStep).where(
+            SequenceStep.sequence_id == enrolment.sequence_id,
+            SequenceStep.position == enrolment.next_position,
+        )
+    ).first()
+    if step is None:
+        enrolment.status = EnrolmentStatus.COMPLETED
+        return "completed"
+    template = session.get(Template, step.template_id)
+    sender = Sender(mailbox.from_name, mailbox.email)
+    try:
+        rendered = render_email(
+            template.subject, template.body, merge_data(session, prospect, sender, contact)
+        )
+    except TemplateError as exc:
+        enrolment.last_error = f"Step {step.position} ({template.name}): {exc}"
+        stop_enrolments(session, Enrolment.id == enrolment.id, StopReason.MERGE_ERROR)
+        return "stopped"
+    earlier = outbound_history(session, enrolment.id)
+    in_reply_to, references = thread_headers([message.message_id for message in earlier])
+    link = unsubscribe_url(ctx.public_url, unsubscribe_token(ctx.secret_key, contact.email))
+    session.add(
+        Message(
+            direction=Direction.OUTBOUND,
+            status=MessageStatus.QUEUED,
+            message_id=new_message_id(mailbox.email),
+            in_reply_to=in_reply_to,
+            references=references,
+            mailbox_id=mailbox.id,
+            prospect_id=prospect.id,
+            contact_id=contact.id,
+            enrolment_id=enrolment.id,
+            step_id=step.id,
+            template_id=template.id,
+            from_address=mailbox.email,
+            to_address=contact.email,
+            subject=followup_subject(earlier[0].subject) if earlier else rendered.subject,
+            body_text=outreach_body(rendered.body, mailbox.signature, link),
+            scheduled_at=now,
+            created_at=now,
+        )
+    )
+    enrolment.last_error = ""
+    return "queued"
+
+
+def _claimable(mailbox_id: int, now: datetime, lease: timedelta) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        Message.mailbox_id == mailbox_id,
+        Message.direction == Direction.OUTBOUND,
+        sa.or_(
+            sa.and_(Message.status == MessageStatus.QUEUED, col(Message.scheduled_at) <= now),
+            sa.and_(Message.status == MessageStatus.SENDING, col(Message.claimed_at) < now - lease),
+        ),
+    )
+
+
+def claim_messages(
+    session: Session, mailbox_id: int, limit: int, worker: str, now: datetime, lease: timedelta
+) -> list[int]:
+    """Take up to `limit` due outbox rows of a mailbox for this worker, and commit the claim."""
+    if limit <= 0:
+        return []
+    condition = _claimable(mailbox_id, now, lease)
+    candidates = list(
+        session.exec(
+            select(Message.id)
+            .where(condition)
+            .order_by(Message.scheduled_at, Message.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not candidates:
+        session.rollback()
+        return []
+    claimed = [
+        row[0]
+        for row in session.execute(
+            sa.update(Message)
+            .where(col(Message.id).in_(candidates), condition)
+            .values(
+                status=MessageStatus.SENDING,
+                claimed_by=worker,
+                claimed_at=now,
+                attempts=Message.attempts + 1,
+            )
+            .returning(Message.id)
+            .execution_options(synchronize_session=False)
+        )
+    ]
+    session.commit()
+    return sorted(claimed)
+
+
+def mailboxes_with_due_mail(session: Session, now: datetime, lease: timedelta) -> list[int]:
+    due = sa.or_(
+        sa.and_(Message.status == MessageStatus.QUEUED, col(Message.scheduled_at) <= now),
+        sa.and_(Message.status == MessageStatus.SENDING, col(Message.claimed_at) < now - lease),
+    )
+    mailbox_ids = session.exec(
+        select(Message.mailbox_id)
+        .where(due, Message.direction == Direction.OUTBOUND, col(Message.mailbox_id).is_not(None))
+        .distinct()
+    )
+    return sorted(mailbox_ids)
+
+
+def send_due_messages(engine: Engine, ctx: MailContext, now: datetime) -> Counter[str]:
+    """Send what is due from every mailbox, within its caps."""
+    counts: Counter[str] = Counter()
+    with Session(engine) as session:
+        mailbox_ids = mailboxes_with_due_mail(session, now, ctx.lease)
+    for mailbox_id in mailbox_ids:
+        with Session(engine) as session:
+            counts.update(_send_from_mailbox(session, ctx, mailbox_id, now))
+    return counts
+
+
+def _allowance(session: Session, mailbox: Mailbox, now: datetime, batch: int) -> int:
+    sent_last_24h, last_sent_at = session.exec(
+        select(func.count(), func.max(Message.sent_at)).where(
+            Message.mailbox_id == mailbox.id,
+            Message.status == MessageStatus.SENT,
+            col(Message.sent_at) > now - timedelta(hours=24),
+        )
+    ).one()
+    return sending_allowance(
+        daily_cap=mailbox.daily_cap,
+        sent_last_24h=sent_last_24h,
+        min_spacing_seconds=mailbox.min_spacing_seconds,
+        last_sent_at=last_sent_at,
+        now=now,
+        batch=batch,
+    )
+
+
+def _send_from_mailbox(
+    session: Session, ctx: MailContext, mailbox_id: int, now: datetime
+) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    mailbox = session.get(Mailbox, mailbox_id)
+    if mailbox is None or not mailbox.active:
+        return counts
+    claimed = claim_messages(
+        session,
+        mailbox_id,
+        _allowance(session, mailbox, now, ctx.batch),
+        ctx.worker,
+        now,
+        ctx.lease,
+    )
+    smtp: smtplib.SMTP | None = None
+    unreachable = ""
+    try:
+        for message_id in claimed:
+            message = session.get(Message, message_id)
+            if not _ready_to_send(session, message, mailbox, now, counts):
+                session.commit()
+                continue
+            if smtp is None and not unreachable:
+                try:
+                    smtp = open_smtp(mailbox, ctx.mail_key, ctx.smtp_timeout)
+                except MailTransportError as exc:
+                    unreachable = str(exc)
+                    _note_mailbox_error(mailbox, unreachable, now)
+            if smtp is None:
+                _retry(session, message, unreachable, now, counts)
+            elif not _deliver(session, ctx, smtp, mailbox, message, now, counts):
+                close_quietly(smtp)
+                smtp = None
+            session.commit()
+    finally:
+        if smtp is not None:
+            close_quietly(smtp)
+    return counts
+
+
+def _ready_to_send(
+    session: Session, message: Message, mailbox: Mailbox, now: datetime, counts: Counter[str]
+) -> bool:
+    """Check again, just before sending: the sequence may have stopped, the address may have
+    opted out, or the recipient's sending window may have closed since the email was queued."""
+    enrolment = session.get(Enrolment, message.enrolment_id) if message.enrolment_id else None
+    if enrolment is not None and enrolment.status is not EnrolmentStatus.ACTIVE:
+        _cancel(message, f"sequence stopped: {enrolment.stop_reason}", counts)
+        return False
+    prospect = session.get(Prospect, message.prospect_id) if message.prospect_id else None
+    contact = session.get(Contact, message.contact_id) if message.contact_id else None
+    if prospect is None or contact is None:
+        _cancel(message, "the prospect or contact was deleted", counts)
+        return False
+    domain = session.get(Domain, prospect.domain_id)
+    stop = stop_reason_for(
+        stage=prospect.stage,
+        do_not_contact=domain.do_not_contact,
+        suppressed=suppression_hit(session, message.to_address),
+        email=message.to_address,
+        email_status=contact.email_status,
+    )
+    if stop is not None:
+        if enrolment is not None:
+            stop_enrolments(session, Enrolment.id == enrolment.id, stop)
+        _cancel(message, f"not sent: {stop.value}", counts)
+        return False
+    campaign = session.get(Campaign, prospect.campaign_id)
+    window = window_for(mailbox, contact.timezone, prospect.timezone, campaign.timezone)
+    opens = next_in_window(now, window)
+    if opens != now:
+        message.status = MessageStatus.QUEUED
+        message.scheduled_at = opens
+        message.claimed_by = ""
+        message.claimed_at = None
+        message.attempts -= 1
+        counts["deferred"] += 1
+        return False
+    return True
+
+
+def _cancel(message: Message, why: str, counts: Counter[str]) -> None:
+    message.status = MessageStatus.CANCELLED
+    message.error = why
+    counts["cancelled"] += 1
+
+
+def _note_mailbox_error(mailbox: Mailbox, error: str, now: datetime) -> None:
+    mailbox.last_error = error
+    mailbox.last_error_at = now
+    log.warning("mailbox %s: %s", mailbox.email, error)
+
+
+def _retry(
+    session: Session, message: Message, error: str, now: datetime, counts: Counter[str]
+) -> None:
+    if message.attempts >= MAX_ATTEMPTS:
+        _fail(session, message, f"gave up after {message.attempts} attempts: {error}")
+        counts["failed"] += 1
+        return
+    message.status = MessageStatus.QUEUED
+    message.scheduled_at = now + retry_delay(message.attempts)
+    message.claimed_by = ""
+    message.claimed_at = None
+    message.error = error
+    counts["retried"] += 1
+
+
+def _fail(session: Session, message: Message, error: str) -> None:
+    message.status = MessageStatus.FAILED
+    message.error = error
+    if message.enrolment_id:
+        enrolment = session.get(Enrolment, message.enrolment_id)
+        enrolment.last_error = error
+        stop_enrolments(session, Enrolment.id == message.enrolment_id, StopReason.SEND_FAILED)
+
+
+def _deliver(
+    session: Session,
+    ctx: MailContext,
+    smtp: smtplib.SMTP,
+    mailbox: Mailbox,
+    message: Message,
+    now: datetime,
+    counts: Counter[str],
+) -> bool:
+    """Send one claimed email; False when the connection is no longer usable."""
+    token = unsubscribe_token(ctx.secret_key, message.to_address)
+    email = build_email(
+        message_id=message.message_id,
+        from_name=mailbox.from_name,
+        from_address=mailbox.email,
+        to_address=message.to_address,
+        subject=message.subject,
+        body=message.body_text,
+        in_reply_to=message.in_reply_to,
+        references=message.references,
+        unsubscribe_url=unsubscribe_url(ctx.public_url, token),
+        unsubscribe_mailto=unsubscribe_mailto(mailbox.email, token),
+        date=now,
+    )
+    try:
+        smtp.send_message(email, from_addr=mailbox.email, to_addrs=[message.to_address])
+    except (smtplib.SMTPException, OSError) as exc:
+        refusal = smtp_refusal(exc) if isinstance(exc, smtplib.SMTPException) else None
+        if refusal is not None and refusal.permanent:
+            _refused(session, message, f"{refusal.code} {refusal.text}", now, exc)
+            counts["failed"] += 1
+            return not isinstance(exc, smtplib.SMTPServerDisconnected)
+        detail = f"{refusal.code} {refusal.text}" if refusal else f"connection lost: {exc}"
+        _retry(session, message, detail, now, counts)
+        # 421: the server is closing the connection; anything else without a code broke it.
+        return refusal is not None and refusal.code != 421
+    _record_sent(session, message, mailbox, now, counts)
+    return True
+
+
+def _refused(
+    session: Session, message: Message, error: str, now: datetime, exc: BaseException
+) -> None:
+    """A permanent refusal. One of the recipient at RCPT time is a hard bounce."""
+    _fail(session, message, error)
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        contact = session.get(Contact, message.contact_id) if message.contact_id else None
+        if contact is not None:
+            contact.email_status = EmailStatus.BOUNCED
+        suppress(
+            session,
+            reason=SuppressionReason.HARD_BOUNCE,
+            now=now,
+            email=message.to_address,
+            source_message_id=message.id,
+        )
+
+
+def _record_sent(
+    session: Session, message: Message, mailbox: Mailbox, now: datetime, counts: Counter[str]
+) -> None:
+    still_ours = session.execute(
+        sa.update(Message)
+        .where(
+            Message.id == message.id,
+            Message.status == MessageStatus.SENDING,
+            Message.claimed_by == message.claimed_by,
+        )
+        .values(status=MessageStatus.SENT, sent_at=now, error="")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not still_ours:
+        # Another dispatcher took the claim over after it expired and recorded the email.
+        counts["duplicate"] += 1
+        return
+    counts["sent"] += 1
+    log.info("sent %s to %s from %s", message.message_id, message.to_address, mailbox.email)
+    prospect = session.get(Prospect, message.prospect_id)
+    move_stage(session, prospect, MoveReason.EMAIL_SENT, at=now)
+    domain = session.get(Domain, prospect.domain_id)
+    domain.last_contacted_at = now
+    if message.enrolment_id and message.step_id:
+        _schedule_next_step(session, message, mailbox, prospect, now)
+    record_activity(
+        session,
+        "email.sent",
+        f"Email sent to {message.to_address}: {message.subject}",
+        campaign_id=prospect.campaign_id,
+        prospect_id=prospect.id,
+        data={"message_id": message.id},
+        at=now,
+    )
+
+
+def _schedule_next_step(
+    session: Session, message: Message, mailbox: Mailbox, prospect: Prospect, now: datetime
+) -> None:
+    enrolment = session.get(Enrolment, message.enrolment_id)
+    session.refresh(enrolment)
+    if enrolment.status is not EnrolmentStatus.ACTIVE:
+        return
+    step = session.get(SequenceStep, message.step_id)
+    following = session.exec(
+        select(SequenceStep).where(
+            SequenceStep.sequence_id == step.sequence_id,
+            SequenceStep.position == step.position + 1,
+        )
+    ).first()
+    if following is None:
+        enrolment.status = EnrolmentStatus.COMPLETED
+        enrolment.next_due_at = None
+        return
+    contact = session.get(Contact, enrolment.contact_id)
+    campaign = session.get(Campaign, prospect.campaign_id)
+    window = window_for(mailbox, contact.timezone, prospect.timezone, campaign.timezone)
+    enrolment.next_position = following.position
+    enrolment.next_due_at = step_due_at(now, following.delay_days, window)

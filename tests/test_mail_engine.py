@@ -1,0 +1,369 @@
+"""The email engine end to end: real SMTP (aiosmtpd) and IMAP (Dovecot) servers on 127.0.0.1,
+and a clock that travels through simulated days."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import make_msgid
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlmodel import Session, select
+
+from outreach.auth.models import Role, User
+from outreach.campaigns.models import Campaign, CampaignKind, Client
+from outreach.mail.mailboxes import create_mailbox
+from outreach.mail.models import (
+    CampaignMailbox,
+    Enrolment,
+    EnrolmentStatus,
+    InboundKind,
+    Mailbox,
+    Message,
+    MessageStatus,
+    Sequence,
+    Suppression,
+    TransportSecurity,
+)
+from outreach.mail.runner import mail_context, run_due
+from outreach.mail.schemas import MailboxInput, SequenceInput, StepInput, TemplateInput
+from outreach.mail.sequences import create_sequence, enrol
+from outreach.mail.services import create_template
+from outreach.prospects.models import Contact, EmailStatus, Prospect, Stage
+from outreach.prospects.schemas import ContactInput, ProspectInput
+from outreach.prospects.services import add_prospect
+from tests.mailservers import ImapServer, SmtpSink
+
+# Monday 23 November 2026, 06:00 UTC = 01:00 in New York (UTC-5 in November).
+MONDAY = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+NEW_YORK_9AM_UTC = 14
+
+
+@dataclass
+class World:
+    app: Flask
+    session: Session
+    user: User
+    campaign: Campaign
+    prospect: Prospect
+    contact: Contact
+    sink: SmtpSink
+    imap: ImapServer
+    imap_user: str
+    imap_password: str
+    sequence_id: int
+
+    def run(self, at: datetime) -> dict[str, Any]:
+        summary = run_due(self.app.extensions["outreach"].engine, mail_context(self.app), at)
+        self.session.expire_all()
+        return summary
+
+    def enrolment(self) -> Enrolment:
+        return self.session.exec(
+            select(Enrolment).where(Enrolment.prospect_id == self.prospect.id)
+        ).one()
+
+    def deliver(self, raw: str) -> None:
+        self.imap.append(self.imap_user, self.imap_password, raw.encode())
+
+
+def at_utc(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
+
+
+def make_template(session: Session, user: User, name: str, subject: str, body: str) -> int:
+    return create_template(session, TemplateInput(name=name, subject=subject, body=body), user).id
+
+
+@pytest.fixture
+def world(
+    app: Flask,
+    session: Session,
+    make_user: Callable[..., User],
+    smtp_sink: SmtpSink,
+    imap_server: ImapServer,
+) -> World:
+    user = make_user(Role.MANAGER, name="Maria")
+    client = Client(name="Client", domain="client.example", website="https://client.example/")
+    session.add(client)
+    session.commit()
+    campaign = Campaign(
+        name="Balcony guide",
+        kind=CampaignKind.GUEST_POST,
+        client_id=client.id,
+        client_url="https://client.example/",
+        owner_id=user.id,
+        timezone="Europe/Berlin",
+    )
+    session.add(campaign)
+    session.commit()
+    imap_user, imap_password = imap_server.new_account()
+    create_mailbox(
+        session,
+        MailboxInput(
+            email="maria@client.example",
+            from_name="Maria",
+            signature="Maria, Client",
+            smtp_host=smtp_sink.host,
+            smtp_port=smtp_sink.port,
+            smtp_security=TransportSecurity.NONE,
+            imap_host=imap_server.host,
+            imap_port=imap_server.port,
+            imap_security=TransportSecurity.NONE,
+            imap_username=imap_user,
+            imap_password=imap_password,
+            min_spacing_seconds=0,
+            campaign_ids=[campaign.id],
+        ),
+        app.extensions["outreach"].mail_key,
+        user,
+    )
+    prospect = add_prospect(
+        session,
+        campaign,
+        ProspectInput(
+            domain="gardenblog.example",
+            timezone="America/New_York",
+            contact=ContactInput(first_name="Ann", email="ann@gardenblog.example"),
+        ),
+        user,
+    )
+    session.commit()
+    first = make_template(
+        session, user, "Pitch", "A guide for {{ prospect.domain }}", "Hi {{ contact.first_name }},"
+    )
+    second = make_template(
+        session, user, "Nudge", "ignored", "Any thoughts, {{ contact.first_name }}?"
+    )
+    third = make_template(session, user, "Last", "ignored", "Last note from {{ sender.name }}.")
+    sequence = create_sequence(
+        session,
+        SequenceInput(
+            campaign_id=campaign.id,
+            name="Three steps",
+            steps=[
+                StepInput(delay_days=0, template_id=first),
+                StepInput(delay_days=3, template_id=second),
+                StepInput(delay_days=4, template_id=third),
+            ],
+        ),
+        user,
+    )
+    contact = session.get(Contact, prospect.primary_contact_id)
+    return World(
+        app,
+        session,
+        user,
+        campaign,
+        prospect,
+        contact,
+        smtp_sink,
+        imap_server,
+        imap_user,
+        imap_password,
+        sequence.id,
+    )
+
+
+def enrol_world(world: World, when: datetime = MONDAY) -> None:
+    sequence = world.session.get(Sequence, world.sequence_id)
+    result = enrol(world.session, sequence, [world.prospect.id], world.user, when)
+    assert result.enrolled == [world.prospect.id], result.skipped
+
+
+def reply_to(world: World, message_id: str, *, headers: str = "", subject: str = "Re: hi") -> str:
+    return (
+        f"From: Ann <ann@gardenblog.example>\r\nTo: maria@client.example\r\n"
+        f"Subject: {subject}\r\nMessage-ID: {make_msgid(domain='gardenblog.example')}\r\n"
+        f"In-Reply-To: {message_id}\r\nReferences: {message_id}\r\n{headers}"
+        "Date: Tue, 24 Nov 2026 10:00:00 -0500\r\n\r\nSounds good, send it over.\r\n"
+    )
+
+
+def test_three_steps_go_out_at_local_times_threaded(world: World) -> None:
+    enrol_world(world)
+    assert world.enrolment().next_due_at == at_utc(23, NEW_YORK_9AM_UTC)
+
+    assert world.run(at_utc(23, 13, 59))["sent"] == 0
+    assert world.run(at_utc(23, 14))["sent"] == 1
+    first = world.sink.wait_for(1)[0].message
+    assert first["Subject"] == "A guide for gardenblog.example"
+    assert first["To"] == "ann@gardenblog.example"
+    assert first["From"] == "Maria <maria@client.example>"
+    assert first["In-Reply-To"] is None
+    assert "Hi Ann," in first.get_content()
+    assert "Maria, Client" in first.get_content()
+    assert world.session.get(Prospect, world.prospect.id).stage is Stage.CONTACTED
+
+    # Three business days later: Thursday 09:00 in New York.
+    assert world.enrolment().next_due_at == at_utc(26, NEW_YORK_9AM_UTC)
+    assert world.run(at_utc(25, 20))["sent"] == 0
+    assert world.run(at_utc(26, 14, 1))["sent"] == 1
+    second = world.sink.wait_for(2)[1].message
+    assert second["Subject"] == "Re: A guide for gardenblog.example"
+    assert second["In-Reply-To"] == first["Message-ID"]
+    assert second["References"] == first["Message-ID"]
+
+    # Four business days after Thursday's send (Fri, Mon, Tue, Wed): Wednesday 2 December.
+    due = world.enrolment().next_due_at
+    assert due == datetime(2026, 12, 2, NEW_YORK_9AM_UTC, 1, tzinfo=UTC)
+    assert world.run(due)["sent"] == 1
+    third = world.sink.wait_for(3)[2].message
+    assert third["In-Reply-To"] == second["Message-ID"]
+    assert third["References"].split() == [first["Message-ID"], second["Message-ID"]]
+    assert "Last note from Maria." in third.get_content()
+    assert world.enrolment().status is EnrolmentStatus.COMPLETED
+    assert world.run(due + timedelta(days=10))["sent"] == 0
+    assert len(world.sink.messages) == 3
+
+
+def test_every_email_carries_one_click_unsubscribe(world: World) -> None:
+    enrol_world(world)
+    world.run(at_utc(23, 14))
+    email = world.sink.wait_for(1)[0].message
+    assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    links = re.findall(r"<([^>]+)>", email["List-Unsubscribe"])
+    assert links[0].startswith("http://127.0.0.1:5000/unsubscribe/")
+    assert links[1].startswith("mailto:maria@client.example?subject=unsubscribe%20")
+    assert "Opt out of further emails: " + links[0] in email.get_content()
+
+
+def test_a_reply_in_the_mailbox_stops_the_sequence(world: World) -> None:
+    enrol_world(world)
+    world.run(at_utc(23, 14))
+    first = world.sink.wait_for(1)[0].message
+    world.deliver(reply_to(world, first["Message-ID"]))
+
+    summary = world.run(at_utc(24, 16))
+    assert summary["received"] == {"reply": 1}
+    enrolment = world.enrolment()
+    assert (enrolment.status, enrolment.stop_reason) == (EnrolmentStatus.STOPPED, "replied")
+    assert world.session.get(Prospect, world.prospect.id).stage is Stage.REPLIED
+    assert world.run(at_utc(30, 20))["sent"] == 0
+    assert len(world.sink.messages) == 1
+    # Polling again fetches nothing new and stores nothing twice.
+    assert world.run(at_utc(30, 21))["received"] == {}
+    inbound = world.session.exec(select(Message).where(Message.inbound_kind.is_not(None))).all()
+    assert [m.inbound_kind for m in inbound] == [InboundKind.REPLY]
+    assert inbound[0].prospect_id == world.prospect.id
+
+
+def test_a_reply_from_a_colleague_at_the_same_site_counts(world: World) -> None:
+    enrol_world(world)
+    world.run(at_utc(23, 14))
+    world.deliver(
+        "From: Bob <bob@gardenblog.example>\r\nTo: maria@client.example\r\n"
+        "Subject: About your guide\r\nMessage-ID: <colleague@gardenblog.example>\r\n\r\n"
+        "Ann forwarded me your note. Interested!\r\n"
+    )
+    assert world.run(at_utc(24, 16))["received"] == {"reply": 1}
+    assert world.enrolment().stop_reason == "replied"
+
+
+def test_an_out_of_office_postpones_instead_of_stopping(world: World) -> None:
+    enrol_world(world)
+    world.run(at_utc(23, 14))
+    first = world.sink.wait_for(1)[0].message
+    world.deliver(
+        reply_to(
+            world,
+            first["Message-ID"],
+            headers="Auto-Submitted: auto-replied\r\n",
+            subject="Out of Office: back on Monday",
+        )
+    )
+    assert world.run(at_utc(23, 15))["received"] == {"auto_reply": 1}
+    enrolment = world.enrolment()
+    assert enrolment.status is EnrolmentStatus.ACTIVE
+    assert world.session.get(Prospect, world.prospect.id).stage is Stage.CONTACTED
+    # Due Thursday 09:00, pushed three days to Sunday, so Monday 09:00 in New York.
+    assert enrolment.next_due_at == at_utc(30, NEW_YORK_9AM_UTC)
+    assert world.run(at_utc(26, 14, 1))["sent"] == 0
+    assert world.run(at_utc(30, 14))["sent"] == 1
+
+
+def test_a_dsn_bounce_marks_the_contact_and_stops(world: World) -> None:
+    enrol_world(world)
+    world.run(at_utc(23, 14))
+    first = world.sink.wait_for(1)[0].message
+    world.deliver(
+        "From: MAILER-DAEMON@mx.gardenblog.example\r\nTo: maria@client.example\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <bounce-1@mx.gardenblog.example>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nI could not deliver your message.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.gardenblog.example\r\n\r\n"
+        "Final-Recipient: rfc822; ann@gardenblog.example\r\nAction: failed\r\n"
+        "Status: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 User unknown\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {first['Message-ID']}\r\nSubject: {first['Subject']}\r\n"
+        "--B--\r\n"
+    )
+    assert world.run(at_utc(23, 15))["received"] == {"bounce_hard": 1}
+    assert world.session.get(Contact, world.contact.id).email_status is EmailStatus.BOUNCED
+    suppression = world.session.exec(select(Suppression)).one()
+    assert suppression.email == "ann@gardenblog.example"
+    assert world.enrolment().stop_reason == "bounced"
+    assert world.run(at_utc(30, 20))["sent"] == 0
+
+
+def test_one_click_unsubscribe_suppresses_in_every_campaign(world: World) -> None:
+    other = Campaign(
+        name="Resource pages",
+        kind=CampaignKind.RESOURCE_PAGE,
+        client_id=world.campaign.client_id,
+        client_url="https://client.example/",
+        timezone="UTC",
+    )
+    world.session.add(other)
+    world.session.commit()
+    mailbox_id = world.session.exec(select(Mailbox.id)).one()
+    world.session.add(CampaignMailbox(campaign_id=other.id, mailbox_id=mailbox_id))
+    world.session.commit()
+    second_prospect = add_prospect(
+        world.session, other, ProspectInput(domain="gardenblog.example"), world.user
+    )
+    other_sequence = create_sequence(
+        world.session,
+        SequenceInput(
+            campaign_id=other.id,
+            name="One step",
+            # A day later than the first campaign's email, so one email is out at opt-out time.
+            steps=[
+                StepInput(
+                    delay_days=1,
+                    template_id=make_template(world.session, world.user, "Hi", "Hi", "Hello."),
+                )
+            ],
+        ),
+        world.user,
+    )
+    enrol_world(world)
+    enrol(world.session, other_sequence, [second_prospect.id], world.user, MONDAY)
+    world.run(at_utc(23, 14))
+    email = world.sink.wait_for(1)[0].message
+    url = re.findall(r"<(http[^>]+)>", email["List-Unsubscribe"])[0]
+
+    anonymous = world.app.test_client()
+    response = anonymous.post(
+        url.removeprefix("http://127.0.0.1:5000"),
+        data="List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200
+    world.session.expire_all()
+    assert world.session.exec(select(Suppression.email)).all() == ["ann@gardenblog.example"]
+    statuses = world.session.exec(select(Enrolment.status, Enrolment.stop_reason)).all()
+    assert all(status is EnrolmentStatus.STOPPED for status, _ in statuses)
+    assert {reason for _, reason in statuses} == {"unsubscribed"}
+    assert world.run(at_utc(30, 20))["sent"] == 0
+    assert len(world.sink.messages) == 1
+    still_queued = world.session.exec(
+        select(Message).where(Message.status == MessageStatus.QUEUED)
+    ).all()
+    assert still_queued == []
