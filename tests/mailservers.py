@@ -190,6 +190,11 @@ class SmtpSink:
         with self._changed:
             self._refusals[address.lower()] = f"{code} {message}"
 
+    def accept(self, address: str) -> None:
+        """Take back a `refuse`: the server accepts the address again."""
+        with self._changed:
+            self._refusals.pop(address.lower(), None)
+
     def refuse_next_connections(self, count: int) -> None:
         """Answer the next `count` messages' DATA with 421 and hang up, as a server that is
         shutting down does: the sender must retry later on a new connection."""

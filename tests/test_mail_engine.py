@@ -3,6 +3,7 @@ and a clock that travels through simulated days."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from outreach.mail.models import (
     MessageStatus,
     Sequence,
     Suppression,
+    Template,
     TransportSecurity,
 )
 from outreach.mail.runner import mail_context, run_due
@@ -80,12 +82,34 @@ def make_template(session: Session, user: User, name: str, subject: str, body: s
 
 
 @pytest.fixture
-def world(
+def world(build_world: Callable[..., World]) -> World:
+    return build_world()
+
+
+@pytest.fixture
+def build_world(
     app: Flask,
     session: Session,
     make_user: Callable[..., User],
     smtp_sink: SmtpSink,
     imap_server: ImapServer,
+) -> Callable[..., World]:
+    """A campaign in Berlin, a prospect in New York, a mailbox on the test servers and a
+    three-step sequence; keyword arguments change the mailbox."""
+
+    def build(**mailbox: Any) -> World:
+        return _build_world(app, session, make_user, smtp_sink, imap_server, mailbox)
+
+    return build
+
+
+def _build_world(
+    app: Flask,
+    session: Session,
+    make_user: Callable[..., User],
+    smtp_sink: SmtpSink,
+    imap_server: ImapServer,
+    mailbox: dict[str, Any],
 ) -> World:
     user = make_user(Role.MANAGER, name="Maria")
     client = Client(name="Client", domain="client.example", website="https://client.example/")
@@ -108,16 +132,19 @@ def world(
             email="maria@client.example",
             from_name="Maria",
             signature="Maria, Client",
-            smtp_host=smtp_sink.host,
-            smtp_port=smtp_sink.port,
-            smtp_security=TransportSecurity.NONE,
-            imap_host=imap_server.host,
-            imap_port=imap_server.port,
-            imap_security=TransportSecurity.NONE,
-            imap_username=imap_user,
-            imap_password=imap_password,
-            min_spacing_seconds=0,
-            campaign_ids=[campaign.id],
+            **{
+                "smtp_host": smtp_sink.host,
+                "smtp_port": smtp_sink.port,
+                "smtp_security": TransportSecurity.NONE,
+                "imap_host": imap_server.host,
+                "imap_port": imap_server.port,
+                "imap_security": TransportSecurity.NONE,
+                "imap_username": imap_user,
+                "imap_password": imap_password,
+                "campaign_ids": [campaign.id],
+                "min_spacing_seconds": 0,
+                **mailbox,
+            },
         ),
         app.extensions["outreach"].mail_key,
         user,
@@ -367,3 +394,235 @@ def test_one_click_unsubscribe_suppresses_in_every_campaign(world: World) -> Non
         select(Message).where(Message.status == MessageStatus.QUEUED)
     ).all()
     assert still_queued == []
+
+
+def outbox(world: World) -> list[Message]:
+    return list(
+        world.session.exec(
+            select(Message).where(Message.direction == "outbound").order_by(Message.id)
+        )
+    )
+
+
+def test_smtp_login_uses_the_encrypted_password(
+    build_world: Callable[..., World], smtp_sink: SmtpSink
+) -> None:
+    with SmtpSink(username="maria", password="s3cret pass") as authed:
+        world = build_world(
+            smtp_port=authed.port, smtp_username="maria", smtp_password="s3cret pass"
+        )
+        stored = world.session.exec(select(Mailbox)).one()
+        assert "s3cret" not in stored.smtp_password_encrypted
+        enrol_world(world)
+        assert world.run(at_utc(23, 14))["sent"] == 1
+        assert authed.wait_for(1)[0].rcpt_tos == ("ann@gardenblog.example",)
+
+
+def test_a_wrong_password_is_retried_and_shown_on_the_mailbox(
+    build_world: Callable[..., World],
+) -> None:
+    with SmtpSink(username="maria", password="right") as authed:
+        world = build_world(smtp_port=authed.port, smtp_username="maria", smtp_password="wrong")
+        enrol_world(world)
+        summary = world.run(at_utc(23, 14))
+        assert (summary["sent"], summary["retried"]) == (0, 1)
+        mailbox = world.session.exec(select(Mailbox)).one()
+        assert "refused the username or password" in mailbox.last_error
+        [message] = outbox(world)
+        assert message.status is MessageStatus.QUEUED
+        assert message.scheduled_at == at_utc(23, 14, 5)
+        assert authed.messages == []
+
+
+def test_a_temporary_refusal_is_retried_with_the_same_message_id(world: World) -> None:
+    world.sink.refuse("ann@gardenblog.example", code=451, message="4.7.1 Try again later")
+    enrol_world(world)
+    assert world.run(at_utc(23, 14))["retried"] == 1
+    [queued] = outbox(world)
+    assert "451" in queued.error
+    world.sink.accept("ann@gardenblog.example")
+    assert world.run(at_utc(23, 14, 4))["sent"] == 0
+    assert world.run(at_utc(23, 14, 5))["sent"] == 1
+    assert world.sink.wait_for(1)[0].message["Message-ID"] == queued.message_id
+
+
+def test_a_recipient_refused_for_good_is_a_hard_bounce(world: World) -> None:
+    world.sink.refuse("ann@gardenblog.example", code=550, message="5.1.1 No such user")
+    enrol_world(world)
+    assert world.run(at_utc(23, 14))["failed"] == 1
+    [failed] = outbox(world)
+    assert failed.status is MessageStatus.FAILED
+    assert "550" in failed.error
+    assert world.session.get(Contact, world.contact.id).email_status is EmailStatus.BOUNCED
+    assert world.enrolment().stop_reason == "bounced"
+    assert world.session.exec(select(Suppression.email)).all() == ["ann@gardenblog.example"]
+
+
+def test_daily_cap_holds_the_rest_for_tomorrow(build_world: Callable[..., World]) -> None:
+    world = build_world(daily_cap=2)
+    sequence = world.session.get(Sequence, world.sequence_id)
+    ids = [world.prospect.id]
+    for name in ("b", "c"):
+        prospect = add_prospect(
+            world.session,
+            world.campaign,
+            ProspectInput(
+                domain=f"{name}.example",
+                timezone="America/New_York",
+                contact=ContactInput(first_name=name.upper(), email=f"{name}@{name}.example"),
+            ),
+            world.user,
+        )
+        ids.append(prospect.id)
+    assert len(enrol(world.session, sequence, ids, world.user, MONDAY).enrolled) == 3
+    assert world.run(at_utc(23, 14))["sent"] == 2
+    assert world.run(at_utc(23, 20))["sent"] == 0
+    # 24 hours after the first two went out, there is room again.
+    assert world.run(at_utc(24, 14))["sent"] == 1
+
+
+def test_spacing_between_sends(build_world: Callable[..., World]) -> None:
+    world = build_world(min_spacing_seconds=120)
+    sequence = world.session.get(Sequence, world.sequence_id)
+    other = add_prospect(
+        world.session,
+        world.campaign,
+        ProspectInput(
+            domain="other.example",
+            timezone="America/New_York",
+            contact=ContactInput(first_name="Olga", email="olga@other.example"),
+        ),
+        world.user,
+    )
+    enrol(world.session, sequence, [world.prospect.id, other.id], world.user, MONDAY)
+    assert world.run(at_utc(23, 14))["sent"] == 1
+    assert world.run(at_utc(23, 14, 1))["sent"] == 0
+    assert world.run(at_utc(23, 14, 2))["sent"] == 1
+
+
+def test_an_email_held_past_its_window_waits_for_the_next_one(
+    build_world: Callable[..., World],
+) -> None:
+    world = build_world(daily_cap=1)
+    sequence = world.session.get(Sequence, world.sequence_id)
+    other = add_prospect(
+        world.session,
+        world.campaign,
+        ProspectInput(
+            domain="other.example",
+            timezone="America/New_York",
+            contact=ContactInput(first_name="Olga", email="olga@other.example"),
+        ),
+        world.user,
+    )
+    enrol(world.session, sequence, [world.prospect.id, other.id], world.user, MONDAY)
+    world.run(at_utc(23, 14))
+    # Tuesday 23:00 UTC is 18:00 in New York: the cap has room again but the window is shut.
+    summary = world.run(at_utc(24, 23))
+    assert (summary["sent"], summary["deferred"]) == (0, 1)
+    held = [m for m in outbox(world) if m.status is MessageStatus.QUEUED]
+    assert [m.scheduled_at for m in held] == [at_utc(25, NEW_YORK_9AM_UTC)]
+    assert world.run(at_utc(25, 14))["sent"] == 1
+
+
+def test_a_manual_move_past_contacted_stops_the_sequence(world: World) -> None:
+    from outreach.prospects.pipeline import MoveReason
+    from outreach.prospects.services import move_stage
+
+    enrol_world(world)
+    world.run(at_utc(23, 14))
+    prospect = world.session.get(Prospect, world.prospect.id)
+    move_stage(world.session, prospect, MoveReason.MANUAL, to=Stage.DECLINED, actor=world.user)
+    world.session.commit()
+    assert world.enrolment().stop_reason == "stage_moved"
+    assert world.run(at_utc(30, 20))["sent"] == 0
+
+
+def test_do_not_contact_stops_the_sequence(world: World) -> None:
+    from outreach.prospects.services import bulk_do_not_contact
+
+    enrol_world(world)
+    bulk_do_not_contact(world.session, world.campaign.id, [world.prospect.id], "asked", world.user)
+    assert world.enrolment().stop_reason == "do_not_contact"
+    assert world.run(at_utc(23, 14))["sent"] == 0
+
+
+def test_an_empty_merge_field_stops_with_the_reason_and_sends_nothing(world: World) -> None:
+    template = world.session.exec(select(Template).where(Template.name == "Pitch")).one()
+    template.body = "Dear {{ contact.last_name }},"
+    world.session.commit()
+    enrol_world(world)
+    assert world.run(at_utc(23, 14))["stopped"] == 1
+    enrolment = world.enrolment()
+    assert enrolment.stop_reason == "merge_error"
+    assert "contact.last_name" in enrolment.last_error
+    assert "Step 1 (Pitch)" in enrolment.last_error
+    assert world.sink.messages == []
+
+
+def test_editing_a_sequence_changes_only_unsent_steps(world: World) -> None:
+    from outreach.mail.sequences import update_sequence
+
+    enrol_world(world)
+    world.run(at_utc(23, 14))
+    sequence = world.session.get(Sequence, world.sequence_id)
+    templates = {t.name: t.id for t in world.session.exec(select(Template))}
+    replacement = make_template(world.session, world.user, "Better", "x", "A better nudge.")
+    update_sequence(
+        world.session,
+        sequence,
+        SequenceInput(
+            campaign_id=world.campaign.id,
+            name="Two steps",
+            steps=[
+                StepInput(delay_days=0, template_id=templates["Nudge"]),
+                StepInput(delay_days=1, template_id=replacement),
+            ],
+        ),
+        world.user,
+        at_utc(23, 15),
+    )
+    first = outbox(world)[0]
+    assert "Hi Ann," in first.body_text
+    assert world.enrolment().next_due_at == at_utc(24, NEW_YORK_9AM_UTC)
+    assert world.run(at_utc(24, 14))["sent"] == 1
+    assert "A better nudge." in world.sink.wait_for(2)[1].message.get_content()
+    assert world.enrolment().status is EnrolmentStatus.COMPLETED
+
+
+def test_an_opt_out_by_reply_to_the_mailto_suppresses(world: World) -> None:
+    enrol_world(world)
+    world.run(at_utc(23, 14))
+    email = world.sink.wait_for(1)[0].message
+    mailto = re.findall(r"<(mailto:[^>]+)>", email["List-Unsubscribe"])[0]
+    subject = mailto.partition("subject=")[2].replace("%20", " ")
+    world.deliver(
+        "From: someone-else@elsewhere.example\r\nTo: maria@client.example\r\n"
+        f"Subject: {subject}\r\nMessage-ID: <optout@elsewhere.example>\r\n\r\n\r\n"
+    )
+    assert world.run(at_utc(23, 15))["received"] == {"unsubscribe": 1}
+    assert world.session.exec(select(Suppression.email)).all() == ["ann@gardenblog.example"]
+    assert world.enrolment().stop_reason == "unsubscribed"
+
+
+def test_mail_nobody_can_place_is_kept_as_unmatched(world: World) -> None:
+    world.deliver(
+        "From: stranger@nowhere.example\r\nTo: maria@client.example\r\nSubject: Hello\r\n"
+        "Message-ID: <stranger@nowhere.example>\r\n\r\nWho are you?\r\n"
+    )
+    assert world.run(at_utc(23, 15))["received"] == {"unmatched": 1}
+    stored = world.session.exec(select(Message).where(Message.direction == "inbound")).one()
+    assert (stored.prospect_id, stored.subject) == (None, "Hello")
+
+
+def test_run_due_cli_prints_a_json_summary(world: World) -> None:
+    enrol_world(world)
+    runner = world.app.test_cli_runner()
+    result = runner.invoke(args=["outreach", "run-due", "--now", "2026-11-23T09:00:00-05:00"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["now"] == "2026-11-23T09:00:00-05:00"
+    assert (summary["queued"], summary["sent"], summary["mailboxes_polled"]) == (1, 1, 1)
+    bad = runner.invoke(args=["outreach", "run-due", "--now", "tomorrow"])
+    assert bad.exit_code == 2
+    assert "is not an ISO-8601 time" in bad.output

@@ -421,7 +421,6 @@ def _refused(
     session: Session, message: Message, error: str, now: datetime, exc: BaseException
 ) -> None:
     """A permanent refusal. One of the recipient at RCPT time is a hard bounce."""
-    _fail(session, message, error)
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         contact = session.get(Contact, message.contact_id) if message.contact_id else None
         if contact is not None:
@@ -433,6 +432,7 @@ def _refused(
             email=message.to_address,
             source_message_id=message.id,
         )
+    _fail(session, message, error)
 
 
 def _record_sent(

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
@@ -136,8 +138,8 @@ class _Bounce:
 def analyse_inbound(raw: bytes) -> InboundEmail:
     """Parse and classify one raw email as fetched with BODY.PEEK[]."""
     msg = BytesParser(policy=policy.default).parsebytes(raw)
-    from_name, from_address = _first_address(_header(msg, "From"))
-    to_address = _first_address(_header(msg, "To"))[1]
+    from_name, from_address = _first_address(_raw_header(msg, "From"))
+    to_address = _first_address(_raw_header(msg, "To"))[1]
     subject = _header(msg, "Subject")
     body_text = _body_text(msg)
     bounce = _bounce(msg, subject, from_name, from_address, to_address, body_text)
@@ -178,13 +180,26 @@ def _header(msg: Message, name: str) -> str:
     """A header decoded (RFC 2047) with whitespace collapsed; "" when absent.
 
     The stdlib's structured header parser has known crashes on hostile input, so on any error
-    the raw value is used instead.
+    the raw value is decoded instead.
     """
     try:
         value = msg.get(name)
     except Exception:  # any parser bug must degrade to the raw value
-        value = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), None)
+        return _clean(_decode_words(_raw_header(msg, name)))
     return "" if value is None else _clean(str(value))
+
+
+def _raw_header(msg: Message, name: str) -> str:
+    """A header's first value as received, still RFC 2047-encoded; "" when absent."""
+    return next((value for key, value in msg.raw_items() if key.lower() == name.lower()), "")
+
+
+def _decode_words(text: str) -> str:
+    """RFC 2047 encoded words decoded; the text unchanged when they do not decode."""
+    try:
+        return str(make_header(decode_header(text)))
+    except (HeaderParseError, LookupError, UnicodeError, ValueError):
+        return text
 
 
 def _clean(text: str) -> str:
@@ -194,12 +209,16 @@ def _clean(text: str) -> str:
 
 
 def _first_address(value: str) -> tuple[str, str]:
-    """(display name, lower-cased addr-spec) of the first address in a header, or ("", "")."""
-    for name, address in getaddresses([value]):
+    """(display name, lower-cased addr-spec) of the first address in a raw header, or ("", "").
+
+    Parsed before decoding so an encoded name with a comma cannot split the address, and from
+    the raw value because the stdlib's rendering drops old-style "addr (Name)" names.
+    """
+    for name, address in getaddresses([_SPACE.sub(" ", value)]):
         if address:
-            return _clean(name), address.strip().lower()
+            return _clean(_decode_words(name)), _clean(address).lower()
     found = _ADDRESS.search(value)
-    return ("", found.group().lower()) if found else ("", "")
+    return ("", _clean(found.group()).lower()) if found else ("", "")
 
 
 def _message_ids(value: str) -> tuple[str, ...]:
@@ -253,9 +272,8 @@ def _inline_leaves(msg: Message) -> Iterator[Message]:
     original, or a forwarded email, is not what this email says."""
     if msg.get_content_maintype() == "message":
         return
-    payload = msg.get_payload()
-    if isinstance(payload, list):
-        for part in payload:
+    if msg.is_multipart():
+        for part in msg.get_payload():
             yield from _inline_leaves(part)
     else:
         yield msg
@@ -370,7 +388,7 @@ def _bounce(
         kind=_block_kind(failed) or _text_kind(status or text_code, f"{subject}\n{searchable}"),
         recipient=(
             _dsn_recipient(failed)
-            or _first_address(_header(msg, "X-Failed-Recipients"))[1]
+            or _first_address(_raw_header(msg, "X-Failed-Recipients"))[1]
             or _recipient_in(searchable, exclude={from_address, to_address})
         ),
         status=status,
@@ -396,9 +414,8 @@ def _delivery_status_blocks(msg: Message) -> list[Message]:
     """The field blocks of the message/delivery-status part (RFC 3464): the per-message block
     then one per recipient. Python parses each block into a Message of headers."""
     for part in msg.walk():
-        if part.get_content_type() == "message/delivery-status":
-            payload = part.get_payload()
-            return [block for block in payload if isinstance(block, Message)]
+        if part.get_content_type() == "message/delivery-status" and part.is_multipart():
+            return part.get_payload()
     return []
 
 
@@ -484,22 +501,24 @@ def _recipient_in(text: str, exclude: set[str]) -> str:
 
 
 def _attached_original_id(msg: Message) -> str:
-    """Message-ID of the original in an attached message/rfc822 or text/rfc822-headers part."""
+    """Message-ID of the bounced original, from its copy attached to the bounce."""
     for part in msg.walk():
-        content_type = part.get_content_type()
-        if content_type == "message/rfc822":
-            payload = part.get_payload()
-            headers = payload[0] if isinstance(payload, list) and payload else None
-        elif content_type == "text/rfc822-headers":
-            headers = BytesParser(policy=policy.default).parsebytes(
-                part.get_payload(decode=True) or b"", headersonly=True
-            )
-        else:
-            continue
-        ids = _message_ids(_header(headers, "Message-ID")) if headers else ()
+        headers = _original_headers(part)
+        ids = _message_ids(_header(headers, "Message-ID")) if headers is not None else ()
         if ids:
             return ids[0]
     return ""
+
+
+def _original_headers(part: Message) -> Message | None:
+    """The headers in a message/rfc822 or text/rfc822-headers part; None for other parts."""
+    content_type = part.get_content_type()
+    if content_type == "message/rfc822" and part.is_multipart():
+        return next(iter(part.get_payload()), None)
+    if content_type == "text/rfc822-headers":
+        headers = part.get_payload(decode=True) or b""
+        return BytesParser(policy=policy.default).parsebytes(headers, headersonly=True)
+    return None
 
 
 def _original_id_in(text: str) -> str:
