@@ -7,6 +7,7 @@ Standalone SMTP sink for benchmarks: `python -m tests.mailservers smtp --port N 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import email
 import grp
 import imaplib
@@ -98,6 +99,8 @@ class _Handler:
             assert server.transport is not None
             server.loop.call_soon(server.transport.close)
             return "421 4.3.2 Service shutting down, try again later"
+        if self._sink.delay:
+            await asyncio.sleep(self._sink.delay)
         self._sink._accept(envelope)
         return "250 OK"
 
@@ -115,7 +118,11 @@ class SmtpSink:
         password: str = "",
         log_path: Path | None = None,
         port: int = 0,
+        delay: float = 0.0,
     ) -> None:
+        # Seconds to think before accepting each message, like a slow server: a crash test
+        # uses it to kill the sender while a batch is under way.
+        self.delay = delay
         self._credentials = None if username is None else (username.encode(), password.encode())
         self.log_path = log_path
         self._changed = threading.Condition()

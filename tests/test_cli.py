@@ -13,8 +13,8 @@ from outreach.auth.models import Role, User
 from outreach.campaigns.models import Campaign
 from outreach.config import PROJECT_ROOT
 from outreach.demo import DEMO_EMAIL, DEMO_PASSWORD
-from outreach.prospects.models import Prospect, Stage
 from outreach.mail.runner import mail_context
+from outreach.prospects.models import Prospect, Stage
 from outreach.scheduler import build_scheduler
 
 
