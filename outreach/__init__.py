@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from outreach.campaigns import api as campaigns_api
     from outreach.campaigns import views as campaigns_views
     from outreach.mail import api as mail_api
-    from outreach.mail import public_views
+    from outreach.mail import inbox_views, mailbox_views, public_views, sequence_views
     from outreach.mail import views as mail_views
     from outreach.prospects import api as prospects_api
     from outreach.prospects import import_views
@@ -112,6 +112,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.register_blueprint(prospects_views.bp)
     app.register_blueprint(import_views.bp)
     app.register_blueprint(mail_views.bp)
+    app.register_blueprint(mailbox_views.bp)
+    app.register_blueprint(sequence_views.bp)
+    app.register_blueprint(inbox_views.bp)
     app.register_blueprint(public_views.bp)
     csrf.exempt(public_views.bp)
     api_core.init_app(app)

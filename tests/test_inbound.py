@@ -844,8 +844,9 @@ def test_auto_submitted_out_of_office() -> None:
     _assert_no_bounce_fields(result)
 
 
-def test_auto_submitted_no_is_a_human_reply() -> None:
-    result = analyse_inbound(_reply("Subject: Re: Our autumn guide\nAuto-Submitted: no"))
+@pytest.mark.parametrize("value", ["no", "No", "no (sent by a person)"])
+def test_auto_submitted_no_is_a_human_reply(value: str) -> None:
+    result = analyse_inbound(_reply(f"Subject: Re: Our autumn guide\nAuto-Submitted: {value}"))
 
     assert result.kind is InboundKind.REPLY
 
@@ -989,19 +990,27 @@ def test_body_is_capped() -> None:
         b"Content-Type: text/plain; charset=x-no-such-charset\r\n\r\n\xe9t\xe9",
         b"Content-Type: text/plain; charset=base64\r\n\r\nnot base64 text",
         b"Content-Type: text/plain; charset=idna\r\n\r\n\xff",
+        b"Content-Type: text/plain; charset=utf-7\r\nSubject: =?utf-7?Q?+2AA-?=\r\n\r\n+2AA-",
         b'Content-Type: text/plain; charset="utf-8\x00"\r\n\r\nnul',
         b"Content-Transfer-Encoding: base64\r\n\r\n@@@not=base64===",
         b"Content-Type: text/html\r\n\r\n<![x]>y<![<&<c&=x<script>unclosed",
         b"Content-Type: message/delivery-status\r\n\r\nAction: failed\r\n",
         b"Content-Type: multipart/report; report-type=delivery-status\r\n\r\n",
         b"In-Reply-To: <<<>>>\r\nReferences: (((<a@b>\r\nMessage-ID: <\r\n\r\n",
+        b"From: " + b"(" * 5000 + b"\r\nMessage-ID: " + b"(" * 5000 + b"\r\n\r\nx",
+        b"Content-Type: text/plain; charset=" + b"(" * 5000 + b"\r\n\r\nx",
+        b"Content-Disposition: inline; " + b"(" * 5000 + b"\r\n\r\nx",
+        b"Content-Type: text/html\r\n\r\n" + b"<a " * 30_000,  # quadratic for HTMLParser
     ],
 )
 def test_malformed_input_never_raises(raw: bytes) -> None:
     result = analyse_inbound(raw)
 
     assert result.kind in set(InboundKind) - {InboundKind.UNMATCHED}
-    assert "\x00" not in result.body_text + result.subject + result.from_address
+    texts = [value for value in dataclasses.asdict(result).values() if isinstance(value, str)]
+    for text in texts:
+        assert "\x00" not in text
+        text.encode("utf-8")  # storable: no lone surrogates
 
 
 def test_deeply_nested_multiparts_find_the_text() -> None:
@@ -1013,6 +1022,25 @@ def test_deeply_nested_multiparts_find_the_text() -> None:
     raw = _email(f"From: a@b.example\n{opening}Content-Type: text/plain\n\nDeep hello{closing}\n")
 
     assert analyse_inbound(raw).body_text == "Deep hello"
+
+
+def test_hostile_mime_nesting_falls_back_to_the_headers() -> None:
+    nesting = "".join(
+        f"Content-Type: multipart/mixed; boundary=b{i}\n\n--b{i}\n" for i in range(1500)
+    )
+    raw = _email(
+        "From: Jan Novak <Jan.Novak@acme.example>\n"
+        "Subject: =?utf-8?q?Re:_Gr=C3=BC=C3=9Fe?=\n"
+        "In-Reply-To: <outreach.42.7@ourdomain.example>\n"
+        f"{nesting}Content-Type: text/plain\n\nToo deep to reach\n"
+    )
+
+    result = analyse_inbound(raw)
+
+    assert result.kind is InboundKind.REPLY
+    assert result.subject == "Re: Grüße"
+    assert (result.from_name, result.from_address) == ("Jan Novak", "jan.novak@acme.example")
+    assert result.in_reply_to == "<outreach.42.7@ourdomain.example>"
 
 
 def test_random_mutations_of_real_emails_never_raise() -> None:

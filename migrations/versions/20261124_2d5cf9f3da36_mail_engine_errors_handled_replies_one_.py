@@ -19,10 +19,14 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("enrolments", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("last_error", sa.Text(), server_default=sa.text("''"), nullable=False))
+        batch_op.add_column(
+            sa.Column("last_error", sa.Text(), server_default=sa.text("''"), nullable=False)
+        )
 
     with op.batch_alter_table("mailboxes", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("last_error", sa.Text(), server_default=sa.text("''"), nullable=False))
+        batch_op.add_column(
+            sa.Column("last_error", sa.Text(), server_default=sa.text("''"), nullable=False)
+        )
         batch_op.add_column(sa.Column("last_error_at", sa.DateTime(timezone=True), nullable=True))
 
     with op.batch_alter_table("messages", schema=None) as batch_op:
@@ -47,7 +51,6 @@ def upgrade() -> None:
         )
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("prospects", schema=None) as batch_op:
         batch_op.drop_column("custom_fields")
@@ -63,4 +66,3 @@ def downgrade() -> None:
 
     with op.batch_alter_table("enrolments", schema=None) as batch_op:
         batch_op.drop_column("last_error")
-

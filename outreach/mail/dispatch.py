@@ -236,7 +236,8 @@ def send_due_messages(engine: Engine, ctx: MailContext, now: datetime) -> Counte
     with Session(engine) as session:
         mailbox_ids = mailboxes_with_due_mail(session, now, ctx.lease)
     for mailbox_id in mailbox_ids:
-        with Session(engine) as session:
+        # What must be fresh is read fresh (see _ready_to_send); the rest may stay loaded.
+        with Session(engine, expire_on_commit=False) as session:
             counts.update(_send_from_mailbox(session, ctx, mailbox_id, now))
     return counts
 
@@ -304,31 +305,45 @@ def _ready_to_send(
     session: Session, message: Message, mailbox: Mailbox, now: datetime, counts: Counter[str]
 ) -> bool:
     """Check again, just before sending: the sequence may have stopped, the address may have
-    opted out, or the recipient's sending window may have closed since the email was queued."""
-    enrolment = session.get(Enrolment, message.enrolment_id) if message.enrolment_id else None
-    if enrolment is not None and enrolment.status is not EnrolmentStatus.ACTIVE:
-        _cancel(message, f"sequence stopped: {enrolment.stop_reason}", counts)
-        return False
-    prospect = session.get(Prospect, message.prospect_id) if message.prospect_id else None
-    contact = session.get(Contact, message.contact_id) if message.contact_id else None
-    if prospect is None or contact is None:
+    opted out, or the recipient's sending window may have closed since the email was queued.
+    One query reads all of it fresh: another process may have changed any of it."""
+    state = session.exec(
+        select(
+            Prospect.stage,
+            Domain.do_not_contact,
+            Contact.email_status,
+            Contact.timezone,
+            Prospect.timezone,
+            Campaign.timezone,
+            Enrolment.status,
+            Enrolment.stop_reason,
+        )
+        .join(Domain, col(Domain.id) == Prospect.domain_id)
+        .join(Campaign, col(Campaign.id) == Prospect.campaign_id)
+        .join(Contact, col(Contact.id) == message.contact_id)
+        .outerjoin(Enrolment, col(Enrolment.id) == message.enrolment_id)
+        .where(Prospect.id == message.prospect_id)
+    ).first()
+    if state is None:
         _cancel(message, "the prospect or contact was deleted", counts)
         return False
-    domain = session.get(Domain, prospect.domain_id)
+    stage, dnc, email_status, contact_zone, prospect_zone, campaign_zone, status, why = state
+    if status is not None and status is not EnrolmentStatus.ACTIVE:
+        _cancel(message, f"sequence stopped: {why}", counts)
+        return False
     stop = stop_reason_for(
-        stage=prospect.stage,
-        do_not_contact=domain.do_not_contact,
+        stage=stage,
+        do_not_contact=dnc,
         suppressed=suppression_hit(session, message.to_address),
         email=message.to_address,
-        email_status=contact.email_status,
+        email_status=email_status,
     )
     if stop is not None:
-        if enrolment is not None:
-            stop_enrolments(session, Enrolment.id == enrolment.id, stop)
+        if message.enrolment_id is not None:
+            stop_enrolments(session, Enrolment.id == message.enrolment_id, stop)
         _cancel(message, f"not sent: {stop.value}", counts)
         return False
-    campaign = session.get(Campaign, prospect.campaign_id)
-    window = window_for(mailbox, contact.timezone, prospect.timezone, campaign.timezone)
+    window = window_for(mailbox, contact_zone, prospect_zone, campaign_zone)
     opens = next_in_window(now, window)
     if opens != now:
         message.status = MessageStatus.QUEUED

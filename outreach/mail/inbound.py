@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from email import policy
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
+from email.headerregistry import BaseHeader
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
@@ -27,7 +28,8 @@ UNSUBSCRIBE_SUBJECT = "unsubscribe"
 BODY_LIMIT = 100_000
 
 _SPACE = re.compile(r"\s+")
-_ADDRESS = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+")
+# The lookbehind starts matches only at the start of a word: linear time on long words.
+_ADDRESS = re.compile(r"(?<![\w.%+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)+")
 _BRACKETED_ID = re.compile(r"<([^<>]*)>")
 _COMMENT = re.compile(r"\([^()]*\)")
 # "Re:", "Fwd:", "AW:", "SV:" ... possibly repeated or numbered ("Re[2]:").
@@ -47,19 +49,20 @@ _AUTO_SUBJECT = re.compile(
 )
 _AUTO_PRECEDENCE = frozenset({"auto_reply", "bulk", "junk"})
 _FALSE_FLAGS = frozenset({"no", "false", "0"})
+_KEYWORD_END = re.compile(r"[\s;,(]")
 
 _BOUNCE_SUBJECT = re.compile(
-    r"^(?:warning:\s*)?(?:undeliver(?:ed|able)|mail delivery fail|delivery status notification"
-    r" \((?:failure|delay)\)|failure notice|returned mail|delivery (?:failure|failed|delayed)"
-    r"|delayed mail|non-?deliver|could not send message|message .{0,80} delayed"
-    r"|mail system error|message not delivered)",
+    r"^(?:warning: message \S+ delayed|(?:warning:\s*)?(?:undeliver(?:ed|able)|mail delivery fail"
+    r"|delivery status notification \((?:failure|delay)\)|failure notice|returned mail"
+    r"|delivery (?:failure|failed|delayed)|delayed mail|non-?deliver|could not send message"
+    r"|mail system error|message not delivered))",
     re.IGNORECASE,
 )
 _DAEMON_LOCAL_PARTS = frozenset({"mailer-daemon", "postmaster"})
 _DAEMON_NAME = re.compile(r"^mail delivery (?:subsystem|system)\b", re.IGNORECASE)
 # Where a plain-text bounce starts quoting the original; codes and addresses below are ours.
 _ORIGINAL_MARKER = re.compile(
-    r"^[\s>-]*(?:this is a copy of the message|below this line is a copy of the message"
+    r"^[ \t>-]*(?:this is a copy of the message|below this line is a copy of the message"
     r"|original message|unsent message|returned message)",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -87,7 +90,9 @@ _PERMANENT_WORDING = re.compile(
 )
 _DIAGNOSTIC_TYPE = re.compile(r"^[A-Za-z][\w-]*\s*;\s*")
 # HTML rendering, the way a mail client lays text out.
+_HTML_LIMIT = 10 * BODY_LIMIT
 _MARKED_SECTION = re.compile(r"<!\[[^>]*>?")
+_LONE_LT = re.compile(r"<(?=[^<>]*(?:<|\Z))")  # no ">" before the next "<": not a tag
 _HIDDEN_TAGS = frozenset({"script", "style", "title"})
 _PARAGRAPH_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"})
 _LINE_TAGS = frozenset(
@@ -137,22 +142,29 @@ class _Bounce:
 
 def analyse_inbound(raw: bytes) -> InboundEmail:
     """Parse and classify one raw email as fetched with BODY.PEEK[]."""
-    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    try:
+        return _analyse(BytesParser(policy=policy.default).parsebytes(raw))
+    except RecursionError:
+        # Hostile nesting (parts in parts, comments in comments) exhausts the stdlib parser,
+        # while parsing or when a header is read later: go on the headers alone, read plainly.
+        return _analyse(BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True))
+
+
+def _analyse(msg: Message) -> InboundEmail:
     from_name, from_address = _first_address(_raw_header(msg, "From"))
     to_address = _first_address(_raw_header(msg, "To"))[1]
     subject = _header(msg, "Subject")
     body_text = _body_text(msg)
     bounce = _bounce(msg, subject, from_name, from_address, to_address, body_text)
-    token_match = _UNSUBSCRIBE.match(_strip_reply_prefixes(subject))
+    unsubscribe = None if bounce else _UNSUBSCRIBE.match(_strip_reply_prefixes(subject))
     if bounce:
         kind = bounce.kind
-    elif token_match:
+    elif unsubscribe:
         kind = InboundKind.UNSUBSCRIBE
     elif _is_auto_reply(msg, subject):
         kind = InboundKind.AUTO_REPLY
     else:
         kind = InboundKind.REPLY
-    unsubscribing = kind is InboundKind.UNSUBSCRIBE
     in_reply_to = _message_ids(_header(msg, "In-Reply-To"))
     return InboundEmail(
         kind=kind,
@@ -169,7 +181,7 @@ def analyse_inbound(raw: bytes) -> InboundEmail:
         bounce_status=bounce.status if bounce else "",
         bounce_diagnostic=bounce.diagnostic if bounce else "",
         original_message_id=bounce.original_message_id if bounce else "",
-        unsubscribe_token=(token_match.group("token") or "") if unsubscribing else "",
+        unsubscribe_token=(unsubscribe.group("token") or "") if unsubscribe else "",
     )
 
 
@@ -179,14 +191,16 @@ def analyse_inbound(raw: bytes) -> InboundEmail:
 def _header(msg: Message, name: str) -> str:
     """A header decoded (RFC 2047) with whitespace collapsed; "" when absent.
 
-    The stdlib's structured header parser has known crashes on hostile input, so on any error
-    the raw value is decoded instead.
+    The raw value is decoded here when the stdlib's structured parser did not give a header
+    object: it has known crashes on hostile input, and compat32 messages do not use it.
     """
     try:
         value = msg.get(name)
     except Exception:  # any parser bug must degrade to the raw value
-        return _clean(_decode_words(_raw_header(msg, name)))
-    return "" if value is None else _clean(str(value))
+        value = None
+    if isinstance(value, BaseHeader):
+        return _clean(str(value))
+    return _clean(_decode_words(_raw_header(msg, name)))
 
 
 def _raw_header(msg: Message, name: str) -> str:
@@ -203,9 +217,18 @@ def _decode_words(text: str) -> str:
 
 
 def _clean(text: str) -> str:
-    """Collapse whitespace and drop what a database text column refuses (NUL, lone surrogates)."""
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return _SPACE.sub(" ", text.replace("\x00", "")).strip()
+    """A one-line value: whitespace collapsed, storable."""
+    return _SPACE.sub(" ", _storable(text)).strip()
+
+
+def _storable(text: str) -> str:
+    """Text a database column accepts: raw 8-bit bytes the parser kept as surrogates are read
+    as UTF-8; NULs and any other lone surrogates (a UTF-7 body can make them) are dropped."""
+    try:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "ignore").decode("utf-8")
+    return text.replace("\x00", "")
 
 
 def _first_address(value: str) -> tuple[str, str]:
@@ -214,7 +237,11 @@ def _first_address(value: str) -> tuple[str, str]:
     Parsed before decoding so an encoded name with a comma cannot split the address, and from
     the raw value because the stdlib's rendering drops old-style "addr (Name)" names.
     """
-    for name, address in getaddresses([_SPACE.sub(" ", value)]):
+    try:
+        addresses = getaddresses([_SPACE.sub(" ", value)])
+    except RecursionError:  # comments nested thousands deep
+        addresses = []
+    for name, address in addresses:
         if address:
             return _clean(_decode_words(name)), _clean(address).lower()
     found = _ADDRESS.search(value)
@@ -223,10 +250,10 @@ def _first_address(value: str) -> tuple[str, str]:
 
 def _message_ids(value: str) -> tuple[str, ...]:
     """The <...> ids in a header, in order; bare "local@domain" words get their brackets back."""
-    value = _COMMENT.sub(" ", value)
     ids = [_SPACE.sub("", found) for found in _BRACKETED_ID.findall(value)]
     if not ids:
-        ids = [word.strip(",;<>") for word in value.split() if "@" in word]
+        words = _COMMENT.sub(" ", value).split()
+        ids = [word.strip(",;<>") for word in words if "@" in word]
     return tuple(f"<{found}>" for found in ids if found)
 
 
@@ -263,7 +290,7 @@ def _body_text(msg: Message) -> str:
         text = _html_to_text(_part_text(parts[0]))
     else:
         text = ""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = _storable(text).replace("\r\n", "\n").replace("\r", "\n")
     return text.strip()[:BODY_LIMIT]
 
 
@@ -301,10 +328,13 @@ def _codec(charset: str | None) -> str:
 
 
 def _html_to_text(html: str) -> str:
-    # Marked sections ("<![if mso]>", "<![CDATA[") are dropped as browsers do; left in, they
-    # can make HTMLParser raise AssertionError.
+    """Text of an HTML body, after three guards for HTMLParser: a size cap; marked sections
+    ("<![if mso]>", "<![CDATA[") dropped as browsers do, as they can make it raise
+    AssertionError; and a "<" that cannot open a tag escaped, as runs of those take it
+    quadratic time."""
+    html = _MARKED_SECTION.sub(" ", html[:_HTML_LIMIT])
     parser = _TextExtractor()
-    parser.feed(_MARKED_SECTION.sub(" ", html))
+    parser.feed(_LONE_LT.sub("&lt;", html))
     parser.close()
     return parser.text()
 
@@ -420,7 +450,8 @@ def _delivery_status_blocks(msg: Message) -> list[Message]:
 
 
 def _block_kind(block: Message) -> InboundKind | None:
-    """Failed with 5.x.x is hard; 4.x.x, delayed or a full mailbox is soft; delivered is none."""
+    """Failed with 5.x.x is hard; 4.x.x, delayed or a full mailbox is soft; delivered, relayed
+    or expanded is no bounce."""
     action = _header(block, "Action").lower()
     diagnostic = _diagnostic(block)
     status = _status_in(_header(block, "Status")) or _status_in(diagnostic)
@@ -532,10 +563,9 @@ def _original_id_in(text: str) -> str:
 def _is_auto_reply(msg: Message, subject: str) -> bool:
     """Headers that autoresponders set, or a subject they write. Signals that human mail also
     carries (Outlook's X-Auto-Response-Suppress) only count two at a time."""
-    auto_submitted = _header(msg, "Auto-Submitted").lower()
-    precedences = {_header(msg, name).lower() for name in ("Precedence", "X-Precedence")}
+    precedences = {_first_word(msg, name) for name in ("Precedence", "X-Precedence")}
     return bool(
-        ("Auto-Submitted" in msg and auto_submitted.split(";")[0].strip() != "no")
+        ("Auto-Submitted" in msg and _first_word(msg, "Auto-Submitted") != "no")
         or _flag(msg, "X-Autoreply")
         or _flag(msg, "X-Autorespond")
         or precedences & _AUTO_PRECEDENCE
@@ -546,8 +576,12 @@ def _is_auto_reply(msg: Message, subject: str) -> bool:
 
 
 def _flag(msg: Message, name: str) -> bool:
-    value = _header(msg, name).lower()
-    return name in msg and value not in _FALSE_FLAGS
+    return name in msg and _first_word(msg, name) not in _FALSE_FLAGS
+
+
+def _first_word(msg: Message, name: str) -> str:
+    """A header's keyword, lower-cased, without the comment or parameters after it."""
+    return _KEYWORD_END.split(_header(msg, name).lower(), maxsplit=1)[0]
 
 
 def _weak_auto_signals(msg: Message) -> int:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, NoReturn
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 # What templates can use; documented in the template editor.
@@ -105,8 +106,10 @@ def merge_context(data: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, 
     return context
 
 
+@lru_cache(maxsize=512)
 def check_syntax(source: str, part: str) -> None:
-    """Refuse bad syntax and names that are not merge groups, at save time already."""
+    """Refuse bad syntax and names that are not merge groups, at save time already.
+    Cached: a sequence step renders the same source for every prospect."""
     try:
         tree = _ENVIRONMENT.parse(source)
     except TemplateSyntaxError as exc:
@@ -121,10 +124,15 @@ def check_syntax(source: str, part: str) -> None:
         raise TemplateError(message, part)
 
 
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> Template:
+    return _ENVIRONMENT.from_string(source)
+
+
 def _render_part(source: str, context: dict[str, Any], part: str) -> str:
     check_syntax(source, part)
     try:
-        text = _ENVIRONMENT.from_string(source).render(context)
+        text = _compiled(source).render(context)
     except UndefinedError as exc:
         message = exc.message or "a merge field is missing"
         raise TemplateError(f"{part.capitalize()}: {message}", part) from None

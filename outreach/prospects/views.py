@@ -32,6 +32,9 @@ from outreach.campaigns.models import Campaign, ContentAsset
 from outreach.campaigns.views import campaign_or_404
 from outreach.db import db_session
 from outreach.links.models import Placement
+from outreach.mail.models import Sequence
+from outreach.mail.sequence_views import enrolment_cards
+from outreach.mail.sequences import enrol, list_sequences
 from outreach.prospects.domains import InvalidDomainError, registrable_domain
 from outreach.prospects.models import Contact, Domain, Prospect, Stage
 from outreach.prospects.pipeline import (
@@ -157,11 +160,12 @@ def index() -> str:
         users=_users(),
         stages=list(Stage),
         labels=STAGE_LABELS,
+        sequences=list_sequences(session, campaign.id) if campaign else [],
         args={k: request.args.getlist(k) for k in request.args if k != "page"},
     )
 
 
-BULK_ACTIONS = {"assign", "tag", "stage", "do_not_contact", "delete"}
+BULK_ACTIONS = {"assign", "tag", "stage", "do_not_contact", "delete", "enrol"}
 
 
 @bp.post("/prospects/bulk")
@@ -183,12 +187,27 @@ def bulk() -> Response:
         flash("Select at least one prospect first.", "warning")
         return redirect(back)
     try:
-        message = _run_bulk(action, campaign_id, ids)
+        if action == "enrol":
+            message, category = _bulk_enrol(campaign_id, ids)
+        else:
+            message, category = _run_bulk(action, campaign_id, ids), "success"
     except (ProspectError, StageMoveError) as exc:
         flash(str(exc), "danger")
         return redirect(back)
-    flash(message, "success")
+    flash(message, category)
     return redirect(back)
+
+
+def _bulk_enrol(campaign_id: int | None, ids: list[int]) -> tuple[str, str]:
+    """Start a sequence for the selection; the flash says why any prospect was left out."""
+    session = db_session()
+    value = request.form.get("sequence_id", "")
+    sequence = session.get(Sequence, int(value)) if value.isdigit() else None
+    if sequence is None or sequence.campaign_id != campaign_id:
+        raise ProspectError("Choose a sequence of this campaign to enrol in.")
+    now = current_app.extensions["outreach"].clock.now()
+    result = enrol(session, sequence, ids, current_user, now)
+    return f"{sequence.name}: {result.summary()}.", "success" if result.enrolled else "warning"
 
 
 def _run_bulk(action: str, campaign_id: int | None, ids: list[int]) -> str:
@@ -430,6 +449,8 @@ def _show(
             owner=session.get(User, prospect.owner_id) if prospect.owner_id else None,
             history=domain_history(session, domain.name, exclude_campaign_id=campaign.id),
             timeline=prospect_timeline(session, prospect.id),
+            enrolments=enrolment_cards(session, prospect),
+            sequences=list_sequences(session, campaign.id),
             labels=STAGE_LABELS,
             stages=BOARD_COLUMNS,
             errors=errors or {},

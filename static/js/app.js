@@ -5,3 +5,12 @@ document.addEventListener("change", (event) => {
     field.form.requestSubmit();
   }
 });
+
+// A "select all" checkbox ticks the checkboxes of its form named in data-select-all.
+document.addEventListener("change", (event) => {
+  const box = event.target;
+  if (!(box instanceof HTMLInputElement) || !box.dataset.selectAll || !box.form) return;
+  for (const row of box.form.querySelectorAll(`input[type=checkbox][name="${box.dataset.selectAll}"]`)) {
+    row.checked = box.checked;
+  }
+});
