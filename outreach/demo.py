@@ -29,6 +29,7 @@ from outreach.mail.models import (
     Sequence,
     SequenceStep,
     Template,
+    TransportSecurity,
 )
 from outreach.prospects.models import (
     Contact,
@@ -178,10 +179,11 @@ def load_demo(session: Session, today: date) -> User:
         owner_id=manager.id,
         email="maria@greenbalcony.example",
         from_name="Maria from Green Balcony",
+        # A local catch-all (`python -m tests.mailservers smtp --port 1025`) so that demo
+        # emails go nowhere real; no IMAP account, so nothing polls an absent server.
         smtp_host="127.0.0.1",
         smtp_port=1025,
-        imap_host="127.0.0.1",
-        imap_port=1143,
+        smtp_security=TransportSecurity.NONE,
         window_start=time(9, 0),
         window_end=time(17, 0),
     )

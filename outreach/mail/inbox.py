@@ -15,7 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from outreach.activity.services import record_activity
 from outreach.campaigns.models import Campaign
@@ -316,3 +316,47 @@ def _log(
 def mark_handled(session: Session, message: Message, now: datetime) -> None:
     message.handled_at = now
     session.commit()
+
+
+def inbound_conditions(
+    kinds: tuple[InboundKind, ...] | None,
+) -> list[sa.ColumnElement[bool]]:
+    """Received mail still to act on of these kinds; None: what has been handled."""
+    if kinds is None:
+        return [Message.direction == Direction.INBOUND, col(Message.handled_at).is_not(None)]
+    return [
+        Message.direction == Direction.INBOUND,
+        col(Message.inbound_kind).in_(kinds),
+        col(Message.handled_at).is_(None),
+    ]
+
+
+def inbox_counts(session: Session) -> dict[InboundKind, int]:
+    """How many received emails of each kind are still to act on."""
+    return dict(
+        session.exec(
+            select(Message.inbound_kind, func.count())
+            .where(Message.direction == Direction.INBOUND, col(Message.handled_at).is_(None))
+            .group_by(Message.inbound_kind)
+        ).all()
+    )
+
+
+def list_inbound(
+    session: Session, kinds: tuple[InboundKind, ...] | None, offset: int, limit: int
+) -> tuple[list[tuple[Message, int | None, str | None, str | None]], int]:
+    """A page of received mail, newest first, with the prospect, site and campaign it belongs
+    to when it was matched; and how many there are in all."""
+    conditions = inbound_conditions(kinds)
+    total = session.exec(select(func.count()).select_from(Message).where(*conditions)).one()
+    rows = session.exec(
+        select(Message, Prospect.id, Domain.name, Campaign.name)
+        .outerjoin(Prospect, col(Prospect.id) == Message.prospect_id)
+        .outerjoin(Domain, col(Domain.id) == Prospect.domain_id)
+        .outerjoin(Campaign, col(Campaign.id) == Prospect.campaign_id)
+        .where(*conditions)
+        .order_by(sa.desc(Message.received_at), sa.desc(Message.id))
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return list(rows), total

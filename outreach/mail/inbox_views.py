@@ -6,16 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import ceil
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from sqlmodel import col, func, select
 from werkzeug.wrappers import Response
 
-from outreach.campaigns.models import Campaign
 from outreach.db import db_session
-from outreach.mail.inbox import mark_handled
+from outreach.mail.inbox import inbox_counts, list_inbound, mark_handled
 from outreach.mail.models import Direction, InboundKind, Message
-from outreach.prospects.models import Domain, Prospect
 from outreach.web import same_site_path
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
@@ -47,27 +43,13 @@ KIND_LABELS = {
 }
 
 
-def _conditions(tab: str) -> list[sa.ColumnElement[bool]]:
-    if tab == HANDLED:
-        return [Message.direction == Direction.INBOUND, col(Message.handled_at).is_not(None)]
-    return [
-        Message.direction == Direction.INBOUND,
-        col(Message.inbound_kind).in_(TABS[tab].kinds),
-        col(Message.handled_at).is_(None),
-    ]
+def _kinds(tab: str) -> tuple[InboundKind, ...] | None:
+    return None if tab == HANDLED else TABS[tab].kinds
 
 
 def _to_act_on() -> dict[str, int]:
     """How many messages each tab still holds."""
-    counts = dict(
-        db_session()
-        .exec(
-            select(Message.inbound_kind, func.count())
-            .where(Message.direction == Direction.INBOUND, col(Message.handled_at).is_(None))
-            .group_by(Message.inbound_kind)
-        )
-        .all()
-    )
+    counts = inbox_counts(db_session())
     return {name: sum(counts.get(kind, 0) for kind in tab.kinds) for name, tab in TABS.items()}
 
 
@@ -78,18 +60,7 @@ def index() -> str:
     if tab not in TABS and tab != HANDLED:
         abort(404, f"There is no inbox tab {tab!r}.")
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    conditions = _conditions(tab)
-    total = session.exec(select(func.count()).select_from(Message).where(*conditions)).one()
-    rows = session.exec(
-        select(Message, Prospect.id, Domain.name, Campaign.name)
-        .outerjoin(Prospect, Prospect.id == Message.prospect_id)
-        .outerjoin(Domain, Domain.id == Prospect.domain_id)
-        .outerjoin(Campaign, Campaign.id == Prospect.campaign_id)
-        .where(*conditions)
-        .order_by(sa.desc(Message.received_at), sa.desc(Message.id))
-        .offset((page - 1) * PER_PAGE)
-        .limit(PER_PAGE)
-    ).all()
+    rows, total = list_inbound(session, _kinds(tab), (page - 1) * PER_PAGE, PER_PAGE)
     return render_template(
         "mail/inbox.html",
         tabs=TABS,

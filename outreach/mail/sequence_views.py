@@ -13,7 +13,7 @@ from annotated_types import MaxLen
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from pydantic import ValidationError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 from werkzeug.wrappers import Response
 
 from outreach.api.core import field_errors
@@ -27,6 +27,7 @@ from outreach.mail.sequences import (
     SequenceRefusedError,
     create_sequence,
     enrol,
+    enrolment_counts,
     enrolments_of,
     list_sequences,
     steps_of,
@@ -80,14 +81,7 @@ def index(campaign_id: int) -> str:
     campaign = campaign_or_404(campaign_id)
     sequences = list_sequences(session, campaign.id)
     names = {t.id: t.name for t in list_templates(session, campaign.id)}
-    counts: dict[int, dict[EnrolmentStatus, int]] = {s.id: {} for s in sequences}
-    rows = session.exec(
-        select(Enrolment.sequence_id, Enrolment.status, func.count())
-        .where(col(Enrolment.sequence_id).in_(list(counts)))
-        .group_by(Enrolment.sequence_id, Enrolment.status)
-    ).all()
-    for sequence_id, status, count in rows:
-        counts[sequence_id][status] = count
+    counts = enrolment_counts(session, [s.id for s in sequences])
     return render_template(
         "mail/sequences.html",
         campaign=campaign,

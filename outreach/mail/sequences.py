@@ -343,9 +343,18 @@ def enrol(
             )
         )
         result.enrolled.append(prospect.id)
+        record_activity(
+            session,
+            "sequence.enrolled",
+            f"Enrolled in sequence {sequence.name}, writing to {contact.email}",
+            actor=actor,
+            campaign_id=campaign.id,
+            prospect_id=prospect.id,
+            at=now,
+        )
     record_activity(
         session,
-        "sequence.enrolled",
+        "sequence.enrolment",
         f"Sequence {sequence.name}: {result.summary()}",
         actor=actor,
         campaign_id=campaign.id,
@@ -428,3 +437,20 @@ def messages_of(session: Session, prospect_id: int) -> list[Message]:
             .order_by(Message.created_at, Message.id)
         )
     )
+
+
+def enrolment_counts(
+    session: Session, sequence_ids: list[int]
+) -> dict[int, dict[EnrolmentStatus, int]]:
+    """For each sequence, how many enrolments are active, completed and stopped."""
+    counts: dict[int, dict[EnrolmentStatus, int]] = {
+        sequence_id: {} for sequence_id in sequence_ids
+    }
+    rows = session.exec(
+        select(Enrolment.sequence_id, Enrolment.status, func.count())
+        .where(col(Enrolment.sequence_id).in_(sequence_ids))
+        .group_by(Enrolment.sequence_id, Enrolment.status)
+    ).all()
+    for sequence_id, status, count in rows:
+        counts[sequence_id][status] = count
+    return counts
