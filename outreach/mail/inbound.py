@@ -151,6 +151,7 @@ def analyse_inbound(raw: bytes) -> InboundEmail:
 
 
 def _analyse(msg: Message) -> InboundEmail:
+    """The record for a parsed email; the kind by precedence bounce > unsubscribe > auto > reply."""
     from_name, from_address = _first_address(_raw_header(msg, "From"))
     to_address = _first_address(_raw_header(msg, "To"))[1]
     subject = _header(msg, "Subject")
@@ -576,6 +577,7 @@ def _is_auto_reply(msg: Message, subject: str) -> bool:
 
 
 def _flag(msg: Message, name: str) -> bool:
+    """A yes/no header that is present and not a no ("X-Autoreply: yes")."""
     return name in msg and _first_word(msg, name) not in _FALSE_FLAGS
 
 
@@ -585,6 +587,7 @@ def _first_word(msg: Message, name: str) -> str:
 
 
 def _weak_auto_signals(msg: Message) -> int:
+    """Hints that human mail carries too, each alone; together they mean a machine wrote it."""
     suppress = {
         word.strip() for word in _header(msg, "X-Auto-Response-Suppress").lower().split(",")
     }
