@@ -501,6 +501,34 @@ def test_prospect_page_enrols_shows_the_next_step_and_stops(
     assert f"/enrolments/{enrolment.id}/stop" not in page
 
 
+def test_enrol_from_a_board_card_returns_to_the_board(
+    client: FlaskClient,
+    session: Session,
+    login: Callable[..., User],
+    ready: dict[str, Any],
+) -> None:
+    login(Role.BUILDER)
+    prospect, sequence = ready["reachable"], ready["sequence"]
+    board = f"/campaigns/{prospect.campaign_id}/board"
+    page = client.get(board).get_data(as_text=True)
+    assert f'id="enrol-{prospect.id}"' in page
+    enrolled = post(
+        client,
+        f"/prospects/{prospect.id}/enrol",
+        {"sequence_id": sequence.id, "back": board},
+        page=board,
+    )
+    assert enrolled.location == board
+    assert session.exec(select(Enrolment.prospect_id)).all() == [prospect.id]
+    outside = post(
+        client,
+        f"/prospects/{prospect.id}/enrol",
+        {"sequence_id": sequence.id, "back": "https://evil.example/"},
+        page=board,
+    )
+    assert outside.location.startswith(f"/prospects/{prospect.id}")
+
+
 # --- Inbox ----------------------------------------------------------------------------------
 
 

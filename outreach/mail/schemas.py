@@ -107,6 +107,10 @@ class MailboxInput(BaseModel):
         return self
 
 
+# The editor's "Add step" stops where saving would.
+MAX_STEPS = 20
+
+
 class StepInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -126,7 +130,7 @@ class SequenceInput(BaseModel):
     auto_reply_delay_days: int = Field(
         default=3, ge=0, le=60, description="An out-of-office pushes the next step back this far."
     )
-    steps: list[StepInput] = Field(min_length=1, max_length=20)
+    steps: list[StepInput] = Field(min_length=1, max_length=MAX_STEPS)
 
 
 class EnrolInput(BaseModel):

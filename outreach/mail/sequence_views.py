@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from annotated_types import MaxLen
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from pydantic import ValidationError
@@ -22,7 +21,7 @@ from outreach.campaigns.views import campaign_or_404
 from outreach.db import db_session
 from outreach.mail.models import Enrolment, EnrolmentStatus, Sequence, SequenceStep
 from outreach.mail.schedule import zone
-from outreach.mail.schemas import SequenceInput
+from outreach.mail.schemas import MAX_STEPS, SequenceInput
 from outreach.mail.sequences import (
     SequenceRefusedError,
     create_sequence,
@@ -37,16 +36,11 @@ from outreach.mail.sequences import (
 from outreach.mail.services import list_templates
 from outreach.mail.stopping import STOP_LABELS
 from outreach.prospects.models import Contact, Prospect
+from outreach.web import same_site_path
 
 bp = Blueprint("sequences", __name__)
 
 STEP_FIELD = re.compile(r"steps-(\d+)-(template_id|delay_days)")
-# The schema's own limit, so that "Add step" stops where saving would.
-MAX_STEPS = next(
-    rule.max_length
-    for rule in SequenceInput.model_fields["steps"].metadata
-    if isinstance(rule, MaxLen)
-)
 # A follow-up a few business days after the email before it is the usual rhythm.
 FOLLOW_UP_DELAY = "3"
 
@@ -223,7 +217,10 @@ def enrol_prospect(prospect_id: int) -> Response:
     prospect = session.get(Prospect, prospect_id)
     if prospect is None:
         abort(404, f"There is no prospect {prospect_id}.")
-    back = url_for("prospects.show", prospect_id=prospect.id) + "#sequences-heading"
+    back = same_site_path(
+        request.form.get("back"),
+        url_for("prospects.show", prospect_id=prospect.id) + "#sequences-heading",
+    )
     value = request.form.get("sequence_id", "")
     sequence = session.get(Sequence, int(value)) if value.isdigit() else None
     if sequence is None or sequence.campaign_id != prospect.campaign_id:

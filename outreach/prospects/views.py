@@ -394,6 +394,7 @@ def board(campaign_id: int) -> str:
         labels=STAGE_LABELS,
         stages=BOARD_COLUMNS,
         per_column=BOARD_CARDS,
+        sequences=list_sequences(session, campaign.id),
     )
 
 
