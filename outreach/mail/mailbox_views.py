@@ -117,9 +117,6 @@ def _input(values: dict[str, Any]) -> MailboxInput:
 
 def _errors(exc: ValidationError, values: dict[str, Any]) -> dict[str, str]:
     errors = {name.split(".")[0]: message for name, message in field_errors(exc).items()}
-    # The one check across fields (start before end) has no field of its own.
-    if "body" in errors:
-        errors["window_end"] = errors.pop("body")
     if "window_days" in errors and not values["window_days"]:
         errors["window_days"] = "Tick at least one day to send on."
     return errors

@@ -11,7 +11,6 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from outreach.mail.models import TransportSecurity
@@ -100,11 +99,13 @@ class MailboxInput(BaseModel):
     def _known_days(cls, value: list[int]) -> list[int]:
         return sorted(parse_weekdays(",".join(str(day) for day in value)))
 
-    @model_validator(mode="after")
-    def _window_order(self) -> MailboxInput:
-        if self.window_start >= self.window_end:
-            raise ValueError("the sending window must start before it ends (window_start)")
-        return self
+    @field_validator("window_end")
+    @classmethod
+    def _window_order(cls, value: time, info: ValidationInfo) -> time:
+        start = info.data.get("window_start")
+        if start is not None and start >= value:
+            raise ValueError("the sending window must start before it ends")
+        return value
 
 
 # The editor's "Add step" stops where saving would.
