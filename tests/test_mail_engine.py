@@ -458,22 +458,25 @@ def test_a_recipient_refused_for_good_is_a_hard_bounce(world: World) -> None:
     assert world.session.exec(select(Suppression.email)).all() == ["ann@gardenblog.example"]
 
 
+def add_new_yorker(world: World, first_name: str, domain: str) -> Prospect:
+    return add_prospect(
+        world.session,
+        world.campaign,
+        ProspectInput(
+            domain=domain,
+            timezone="America/New_York",
+            contact=ContactInput(first_name=first_name, email=f"{first_name}@{domain}"),
+        ),
+        world.user,
+    )
+
+
 def test_daily_cap_holds_the_rest_for_tomorrow(build_world: Callable[..., World]) -> None:
     world = build_world(daily_cap=2)
     sequence = world.session.get(Sequence, world.sequence_id)
     ids = [world.prospect.id]
     for name in ("b", "c"):
-        prospect = add_prospect(
-            world.session,
-            world.campaign,
-            ProspectInput(
-                domain=f"{name}.example",
-                timezone="America/New_York",
-                contact=ContactInput(first_name=name.upper(), email=f"{name}@{name}.example"),
-            ),
-            world.user,
-        )
-        ids.append(prospect.id)
+        ids.append(add_new_yorker(world, name, f"{name}.example").id)
     assert len(enrol(world.session, sequence, ids, world.user, MONDAY).enrolled) == 3
     assert world.run(at_utc(23, 14))["sent"] == 2
     assert world.run(at_utc(23, 20))["sent"] == 0
@@ -484,16 +487,7 @@ def test_daily_cap_holds_the_rest_for_tomorrow(build_world: Callable[..., World]
 def test_spacing_between_sends(build_world: Callable[..., World]) -> None:
     world = build_world(min_spacing_seconds=120)
     sequence = world.session.get(Sequence, world.sequence_id)
-    other = add_prospect(
-        world.session,
-        world.campaign,
-        ProspectInput(
-            domain="other.example",
-            timezone="America/New_York",
-            contact=ContactInput(first_name="Olga", email="olga@other.example"),
-        ),
-        world.user,
-    )
+    other = add_new_yorker(world, "olga", "other.example")
     enrol(world.session, sequence, [world.prospect.id, other.id], world.user, MONDAY)
     assert world.run(at_utc(23, 14))["sent"] == 1
     assert world.run(at_utc(23, 14, 1))["sent"] == 0
@@ -505,16 +499,7 @@ def test_an_email_held_past_its_window_waits_for_the_next_one(
 ) -> None:
     world = build_world(daily_cap=1)
     sequence = world.session.get(Sequence, world.sequence_id)
-    other = add_prospect(
-        world.session,
-        world.campaign,
-        ProspectInput(
-            domain="other.example",
-            timezone="America/New_York",
-            contact=ContactInput(first_name="Olga", email="olga@other.example"),
-        ),
-        world.user,
-    )
+    other = add_new_yorker(world, "olga", "other.example")
     enrol(world.session, sequence, [world.prospect.id, other.id], world.user, MONDAY)
     world.run(at_utc(23, 14))
     # Tuesday 23:00 UTC is 18:00 in New York: the cap has room again but the window is shut.

@@ -41,7 +41,12 @@ from outreach.mail.models import (
     Template,
 )
 from outreach.mail.schedule import next_in_window, retry_delay, sending_allowance, step_due_at
-from outreach.mail.sequences import outbound_history, suppression_hit, window_for
+from outreach.mail.sequences import (
+    outbound_history,
+    reason_not_to_email,
+    suppression_hit,
+    window_for,
+)
 from outreach.mail.services import Sender, merge_data
 from outreach.mail.stopping import StopReason, stop_enrolments, stop_reason_for
 from outreach.mail.templating import TemplateError, render_email
@@ -106,14 +111,7 @@ def _prepare_step(session: Session, ctx: MailContext, enrolment_id: int, now: da
     session.refresh(enrolment)
     prospect = session.get(Prospect, enrolment.prospect_id)
     contact = session.get(Contact, enrolment.contact_id)
-    domain = session.get(Domain, prospect.domain_id)
-    stop = stop_reason_for(
-        stage=prospect.stage,
-        do_not_contact=domain.do_not_contact,
-        suppressed=suppression_hit(session, contact.email),
-        email=contact.email,
-        email_status=contact.email_status,
-    )
+    stop = reason_not_to_email(session, prospect, contact)
     mailbox = session.get(Mailbox, enrolment.mailbox_id) if enrolment.mailbox_id else None
     if stop is None and (mailbox is None or not mailbox.active):
         stop = StopReason.NO_MAILBOX

@@ -220,6 +220,20 @@ def suppression_hit(session: Session, email: str | None) -> SuppressionHit:
     return SuppressionHit.OPTED_OUT if reasons else SuppressionHit.NONE
 
 
+def reason_not_to_email(
+    session: Session, prospect: Prospect, contact: Contact
+) -> StopReason | None:
+    """The stop rules, read from the database for one prospect and contact."""
+    domain = session.get(Domain, prospect.domain_id)
+    return stop_reason_for(
+        stage=prospect.stage,
+        do_not_contact=domain.do_not_contact,
+        suppressed=suppression_hit(session, contact.email),
+        email=contact.email,
+        email_status=contact.email_status,
+    )
+
+
 def choose_contact(session: Session, prospect: Prospect) -> Contact | None:
     """The primary contact if it can be emailed, else the site's first contact that can."""
     usable = (EmailStatus.UNKNOWN, EmailStatus.VALID)
@@ -311,14 +325,7 @@ def enrol(
         if reason is None and contact is None:
             reason = "no contact with a usable email address"
         if reason is None and contact is not None:
-            domain = session.get(Domain, prospect.domain_id)
-            stop = stop_reason_for(
-                stage=prospect.stage,
-                do_not_contact=domain.do_not_contact,
-                suppressed=suppression_hit(session, contact.email),
-                email=contact.email,
-                email_status=contact.email_status,
-            )
+            stop = reason_not_to_email(session, prospect, contact)
             if stop is not None:
                 reason = _REFUSALS.get(stop, stop.value)
         if reason is not None or contact is None or prospect is None:

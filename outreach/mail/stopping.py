@@ -44,6 +44,12 @@ STAGES_THAT_STOP = frozenset({Stage.REPLIED, Stage.LINKED, Stage.DECLINED, Stage
 _USABLE_EMAIL = frozenset({EmailStatus.UNKNOWN, EmailStatus.VALID})
 
 
+class SuppressionHit(enum.Enum):
+    NONE = "none"
+    OPTED_OUT = "opted_out"
+    BOUNCED = "bounced"
+
+
 def stop_reason_for(
     *,
     stage: Stage,
@@ -64,12 +70,6 @@ def stop_reason_for(
     if not email or email_status not in _USABLE_EMAIL:
         return StopReason.NO_EMAIL
     return None
-
-
-class SuppressionHit(enum.Enum):
-    NONE = "none"
-    OPTED_OUT = "opted_out"
-    BOUNCED = "bounced"
 
 
 def stop_enrolments(session: Session, condition: sa.ColumnElement[bool], reason: StopReason) -> int:
