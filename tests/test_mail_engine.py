@@ -3,6 +3,7 @@ and a clock that travels through simulated days."""
 
 from __future__ import annotations
 
+import imaplib
 import json
 import re
 from collections.abc import Callable
@@ -611,3 +612,19 @@ def test_run_due_cli_prints_a_json_summary(world: World) -> None:
     bad = runner.invoke(args=["outreach", "run-due", "--now", "tomorrow"])
     assert bad.exit_code == 2
     assert "is not an ISO-8601 time" in bad.output
+
+
+def test_the_first_poll_skips_mail_older_than_the_mailbox(world: World) -> None:
+    old = (
+        "From: ann@gardenblog.example\r\nTo: maria@client.example\r\nSubject: From 2020\r\n"
+        "Message-ID: <old@gardenblog.example>\r\n\r\nAncient history.\r\n"
+    )
+    with world.imap.login(world.imap_user, world.imap_password) as imap:
+        imap.append("INBOX", None, imaplib.Time2Internaldate(1_600_000_000), old.encode())
+    world.deliver(
+        "From: stranger@nowhere.example\r\nTo: maria@client.example\r\nSubject: New\r\n"
+        "Message-ID: <new@nowhere.example>\r\n\r\nHello.\r\n"
+    )
+    assert world.run(at_utc(23, 15))["received"] == {"unmatched": 1}
+    subjects = world.session.exec(select(Message.subject).where(Message.direction == "inbound"))
+    assert list(subjects) == ["New"]

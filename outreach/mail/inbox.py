@@ -10,7 +10,7 @@ from __future__ import annotations
 import imaplib
 import logging
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -99,11 +99,16 @@ def _read_new_mail(
             f"there is no IMAP folder {mailbox.imap_folder!r}", temporary=False
         )
     uidvalidity = int(imap.response("UIDVALIDITY")[1][0])
-    if mailbox.imap_uidvalidity != uidvalidity:
-        # The folder was recreated: its UIDs start over. Message-IDs keep this idempotent.
+    if mailbox.imap_uidvalidity is None:
+        # First look at this folder: years of older mail are none of our business.
         mailbox.imap_uidvalidity = uidvalidity
-        mailbox.imap_last_uid = 0
-    _, found = imap.uid("SEARCH", f"UID {mailbox.imap_last_uid + 1}:*")
+        _, found = imap.uid("SEARCH", "SINCE", imap_date(mailbox.created_at - timedelta(days=1)))
+    else:
+        if mailbox.imap_uidvalidity != uidvalidity:
+            # The folder was recreated: its UIDs start over. Message-IDs keep this idempotent.
+            mailbox.imap_uidvalidity = uidvalidity
+            mailbox.imap_last_uid = 0
+        _, found = imap.uid("SEARCH", f"UID {mailbox.imap_last_uid + 1}:*")
     uids = sorted(int(uid) for uid in found[0].split() if int(uid) > mailbox.imap_last_uid)
     for start in range(0, len(uids), FETCH_BATCH):
         batch = uids[start : start + FETCH_BATCH]
@@ -116,6 +121,12 @@ def _read_new_mail(
         mailbox.last_error_at = None
     session.commit()
     return counts
+
+
+def imap_date(moment: datetime) -> str:
+    """IMAP's date format (RFC 3501), with English month names whatever the locale."""
+    month = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()[moment.month - 1]
+    return f"{moment.day:02d}-{month}-{moment.year}"
 
 
 def _quoted(folder: str) -> str:
