@@ -15,11 +15,13 @@ import pytest
 from outreach.prospects.importing import (
     COLUMN_NAMES,
     FIELDS,
+    MAX_CUSTOM_VALUE_LENGTH,
     SAMPLE_BYTES,
     CsvLayout,
     ParsedRow,
     RowError,
     UnusableFileError,
+    custom_field_name,
     read_rows,
     sniff_layout,
     suggest_mapping,
@@ -228,6 +230,7 @@ def test_handmade_latin1_sheet() -> None:
         profile_url="",
         tags=(),
         notes="Crème de la crème",
+        custom_fields={},
         raw=(
             "www.gardenista-blog.example",
             "Anna Grün",
@@ -763,6 +766,111 @@ def test_unmapped_fields_are_ignored() -> None:
     layout = sniff_layout(stream)
     rows = valid(list(read_rows(stream, layout, {"domain": "Website", "email": ""})))
     assert [(r.domain, r.email) for r in rows] == [("a.example", None)]
+
+
+# --- Custom fields ------------------------------------------------------------------------------
+
+
+CUSTOM_SHEET = (
+    b"Website,Topic,Pitch angle,Ignored\n"
+    b"a.example, balcony plants ,their 2023 list,x\n"
+    b"b.example,,   ,y\n"
+    b"c.example,herbs,,z\n"
+)
+
+
+def test_columns_mapped_to_custom_fields() -> None:
+    stream = io.BytesIO(CUSTOM_SHEET)
+    layout = sniff_layout(stream)
+    mapping = {"domain": "Website", "custom.topic": "Topic", "custom.Angle_2": "Pitch angle"}
+    rows = valid(list(read_rows(stream, layout, mapping)))
+    assert [(r.domain, r.custom_fields) for r in rows] == [
+        ("a.example", {"topic": "balcony plants", "Angle_2": "their 2023 list"}),
+        ("b.example", {}),  # empty and blank cells are left out
+        ("c.example", {"topic": "herbs"}),
+    ]
+    assert rows[0].notes == ""  # a custom column is not also a known field
+    assert suggest_mapping(layout) == {"domain": "Website"}
+
+
+def test_one_column_can_be_a_known_field_and_a_custom_field() -> None:
+    stream = io.BytesIO(b"Website,Niche\na.example,Home & Garden\n")
+    layout = sniff_layout(stream)
+    mapping = {"domain": "Website", "tags": "Niche", "custom.niche": "Niche"}
+    (row,) = valid(list(read_rows(stream, layout, mapping)))
+    assert (row.tags, row.custom_fields) == (("home & garden",), {"niche": "Home & Garden"})
+
+
+def test_a_custom_field_mapped_to_no_column_is_ignored() -> None:
+    stream = io.BytesIO(CUSTOM_SHEET)
+    layout = sniff_layout(stream)
+    rows = valid(list(read_rows(stream, layout, {"domain": "Website", "custom.topic": ""})))
+    assert all(row.custom_fields == {} for row in rows)
+
+
+@pytest.mark.parametrize(
+    "name", ["2023_list", "my topic", "", "topic-name", "_topic", "thema_ü", "a" * 41]
+)
+def test_bad_custom_field_names_are_refused_before_reading(name: str) -> None:
+    stream = io.BytesIO(CUSTOM_SHEET)
+    layout = sniff_layout(stream)
+    with pytest.raises(UnusableFileError) as caught:
+        read_rows(stream, layout, {"domain": "Website", f"custom.{name}": "Topic"})
+    assert str(caught.value) == (
+        f"{name!r} (for column 'Topic') cannot be a custom field name: use letters, digits "
+        "and _, starting with a letter, at most 40 characters."
+    )
+
+
+def test_a_custom_field_needs_a_column_of_the_file() -> None:
+    stream = io.BytesIO(CUSTOM_SHEET)
+    layout = sniff_layout(stream)
+    with pytest.raises(UnusableFileError) as caught:
+        read_rows(stream, layout, {"domain": "Website", "custom.topic": "Subject"})
+    assert str(caught.value) == "The file has no column 'Subject' (chosen for custom.topic)."
+
+
+def test_unknown_fields_message_mentions_custom_fields() -> None:
+    stream = io.BytesIO(CUSTOM_SHEET)
+    layout = sniff_layout(stream)
+    with pytest.raises(UnusableFileError) as caught:
+        read_rows(stream, layout, {"domain": "Website", "custom": "Topic", "customs.x": "Topic"})
+    message = str(caught.value)
+    assert message.startswith("Unknown field(s) in the column mapping: custom, customs.x.")
+    assert message.endswith(", or custom.<name> for a custom field.")
+
+
+def test_an_over_long_custom_value_is_a_row_error() -> None:
+    longest = "x" * MAX_CUSTOM_VALUE_LENGTH
+    data = f"Website,Topic\na.example,{longest}\nb.example,{longest}y\n".encode()
+    stream = io.BytesIO(data)
+    layout = sniff_layout(stream)
+    fits, too_long = read_rows(stream, layout, {"domain": "Website", "custom.topic": "Topic"})
+    assert isinstance(fits, ParsedRow)
+    assert fits.custom_fields == {"topic": longest}
+    assert isinstance(too_long, RowError)
+    assert (too_long.row, too_long.message) == (
+        3,
+        "Topic: 2001 characters is too long for custom field 'topic' (at most 2000)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("column", "name"),
+    [
+        ("Topic", "topic"),
+        ("Monthly visits (est.)", "monthly_visits_est"),
+        ("Pitch-Angle", "pitch_angle"),
+        ("2024 Price", "col_2024_price"),
+        ("Catégorie", "categorie"),
+        ("  __Notes__ 2 ", "notes_2"),
+        ("A" * 39 + " B", "a" * 39),  # cut to 40, without a trailing _
+        ("Тема", ""),
+        ("#", ""),
+    ],
+)
+def test_custom_field_name_suggested_for_a_column(column: str, name: str) -> None:
+    assert custom_field_name(column) == name
 
 
 # --- Large files --------------------------------------------------------------------------------

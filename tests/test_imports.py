@@ -12,15 +12,29 @@ from sqlmodel import func, select
 from outreach.auth.models import Role
 from outreach.prospects.importing import read_rows, sniff_layout, suggest_mapping
 from outreach.prospects.imports import BATCH_SIZE, import_rows
-from outreach.prospects.models import Contact, Domain, ImportRejection, Prospect, ProspectTag
+from outreach.prospects.models import (
+    Contact,
+    Domain,
+    ImportRejection,
+    ImportStatus,
+    Prospect,
+    ProspectImport,
+    ProspectTag,
+)
 from tests.conftest import csrf_token
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "imports"
 needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"{FIXTURES} is missing")
 
 
-def run_cli(app, campaign_id, path):
-    return app.test_cli_runner().invoke(args=["prospects", "import", str(campaign_id), str(path)])
+def run_cli(app, campaign_id, path, *options):
+    return app.test_cli_runner().invoke(
+        args=["prospects", "import", str(campaign_id), str(path), *options]
+    )
+
+
+def prospect_of(session, domain):
+    return session.exec(select(Prospect).join(Domain).where(Domain.name == domain)).one()
 
 
 @needs_fixtures
@@ -256,3 +270,180 @@ def test_abandoned_uploads_are_discarded_after_a_day(session, campaign, tmp_path
     assert files["fresh"].exists()
     left = session.exec(select(ProspectImport.filename).order_by(ProspectImport.filename)).all()
     assert left == ["finished.csv", "fresh.csv"]
+
+
+# --- Custom fields --------------------------------------------------------------------------------
+
+CUSTOM_SHEET = (
+    "Website,Topic,Pitch angle,Niche\n"
+    "one.example,Balcony plants,their 2023 list,Garden\n"
+    "two.example,,,Home\n"
+    "one.example,Herbs,,Garden\n"
+)
+
+
+def test_import_rows_stores_custom_fields_readable_by_the_api(session, campaign, api_as):
+    stream = io.BytesIO(CUSTOM_SHEET.encode())
+    layout = sniff_layout(stream)
+    mapping = {"domain": "Website", "custom.topic": "Topic", "custom.angle": "Pitch angle"}
+    summary = import_rows(session, campaign.id, None, read_rows(stream, layout, mapping))
+    assert (summary.imported, summary.duplicates) == (2, 1)
+    api = api_as(Role.MANAGER)
+    one = api.get(f"/api/v1/prospects/{prospect_of(session, 'one.example').id}").json
+    assert one["custom_fields"] == {"topic": "Balcony plants", "angle": "their 2023 list"}
+    two = api.get(f"/api/v1/prospects/{prospect_of(session, 'two.example').id}").json
+    assert two["custom_fields"] == {}
+
+
+def test_a_later_import_leaves_existing_prospects_custom_fields_alone(app, session, campaign):
+    first = io.BytesIO(b"Website,Topic\none.example,Balcony plants\n")
+    layout = sniff_layout(first)
+    mapping = {"domain": "Website", "custom.topic": "Topic"}
+    import_rows(session, campaign.id, None, read_rows(first, layout, mapping))
+    second = io.BytesIO(b"Website,Topic\none.example,Herbs\nthree.example,Herbs\n")
+    summary = import_rows(session, campaign.id, None, read_rows(second, layout, mapping))
+    assert (summary.imported, summary.duplicates) == (1, 1)
+    session.expire_all()
+    assert prospect_of(session, "one.example").custom_fields == {"topic": "Balcony plants"}
+    assert prospect_of(session, "three.example").custom_fields == {"topic": "Herbs"}
+
+
+def test_cli_custom_option(app, session, campaign, tmp_path):
+    path = tmp_path / "list.csv"
+    path.write_text(CUSTOM_SHEET)
+    result = run_cli(app, campaign.id, path, "--custom", "Topic", "--custom", "Pitch angle=pitch")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert set(summary) == {"imported", "duplicates", "errors"}
+    assert (summary["imported"], summary["duplicates"]) == (2, 1)
+    one = prospect_of(session, "one.example")
+    assert one.custom_fields == {"topic": "Balcony plants", "pitch": "their 2023 list"}
+    # The suggested mapping still applies next to the custom columns.
+    assert prospect_of(session, "two.example").custom_fields == {}
+    tags = session.exec(select(func.count()).select_from(ProspectTag)).one()
+    assert tags == 2  # "Niche" is a known column: tags
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--custom", "=topic"], "'=topic' names no column: write COLUMN=NAME."),
+        (["--custom", "Topic="], "'Topic=' gives no field name: write Topic=NAME."),
+        (["--custom", "#"], "'#' gives no field name: write #=NAME."),
+        (
+            ["--custom", "Topic=x", "--custom", "Niche=x"],
+            "columns 'Topic' and 'Niche' are both custom field 'x': give each its own NAME.",
+        ),
+        (["--custom", "Subject"], "The file has no column 'Subject' (chosen for custom.subject)."),
+        (["--custom", "Topic=my topic"], "'my topic' (for column 'Topic') cannot be a custom"),
+    ],
+)
+def test_cli_custom_option_mistakes(app, session, campaign, tmp_path, options, message):
+    path = tmp_path / "list.csv"
+    path.write_text(CUSTOM_SHEET)
+    result = run_cli(app, campaign.id, path, *options)
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+    assert session.exec(select(func.count()).select_from(Prospect)).one() == 0
+
+
+def upload(client, campaign, content):
+    url = f"/campaigns/{campaign.id}/import"
+    response = client.post(
+        url,
+        data={
+            "csrf_token": csrf_token(client, url),
+            "file": (io.BytesIO(content.encode()), "list.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    return response.headers["Location"]
+
+
+def test_mapping_page_keeps_unmapped_columns_as_custom_fields(client, session, login, campaign):
+    login(Role.BUILDER)
+    mapping_url = upload(
+        client, campaign, "Website,Topic,Pitch angle,Niche,2024 Price\n" + "a.example,Herbs,,x,5\n"
+    )
+    page = client.get(mapping_url).get_data(as_text=True)
+    assert "Keep as custom field" in page
+    # Website and Niche are recognised (domain, tags): only the other columns are offered.
+    assert 'id="custom-name-1" name="custom-name-1" value="topic"' in page
+    assert 'name="custom-name-2" value="pitch_angle"' in page
+    assert 'name="custom-name-4" value="col_2024_price"' in page
+    assert 'name="custom-name-0"' not in page
+    assert 'name="custom-name-3"' not in page
+    assert 'name="custom" value="1" aria-describedby="custom-column-1" >' in page  # unchecked
+
+    data = {
+        "csrf_token": csrf_token(client, mapping_url),
+        "domain": "Website",
+        "custom": ["1", "2"],
+        "custom-name-1": "topic",
+        "custom-name-2": " angle ",
+        "custom-name-4": "col_2024_price",
+    }
+    preview = client.post(mapping_url, data={**data, "action": "preview"})
+    assert preview.status_code == 200
+    text = preview.get_data(as_text=True)
+    assert "<code>topic</code>: Herbs" in text
+    assert "<code>angle</code>" not in text  # an empty cell is no value
+    job = session.get(ProspectImport, int(mapping_url.split("/")[2]))
+    session.refresh(job)
+    assert job.mapping == {
+        "domain": "Website",
+        "custom.topic": "Topic",
+        "custom.angle": "Pitch angle",
+    }
+    # Niche is no longer chosen for tags, so it is offered now; the kept columns stay checked.
+    assert 'name="custom-name-3" value="niche"' in text
+    assert 'name="custom" value="2" aria-describedby="custom-column-2" checked>' in text
+    reloaded = client.get(mapping_url).get_data(as_text=True)
+    assert 'name="custom-name-2" value="angle"' in reloaded
+    assert 'name="custom" value="1" aria-describedby="custom-column-1" checked>' in reloaded
+
+    done = client.post(mapping_url, data={**data, "action": "import"}, follow_redirects=True)
+    assert "<strong>1</strong> prospects imported" in done.get_data(as_text=True)
+    assert prospect_of(session, "a.example").custom_fields == {"topic": "Herbs"}
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        ({"custom-name-1": "", "custom-name-2": "angle"}, "Give the custom field for column"),
+        (
+            {"custom-name-1": "topic", "custom-name-2": "topic"},
+            "Columns &#39;Topic&#39;, &#39;Pitch angle&#39; have the same custom field name "
+            "&#39;topic&#39;: give each its own.",
+        ),
+        (
+            {"custom-name-1": "my topic", "custom-name-2": "angle"},
+            "&#39;my topic&#39; (for column &#39;Topic&#39;) cannot be a custom field name",
+        ),
+    ],
+)
+def test_mapping_page_says_what_is_wrong_with_custom_names_and_keeps_them(
+    client, session, login, campaign, names, message
+):
+    login(Role.BUILDER)
+    mapping_url = upload(client, campaign, "Website,Topic,Pitch angle\na.example,Herbs,x\n")
+    data = {
+        "csrf_token": csrf_token(client, mapping_url),
+        "domain": "Website",
+        "custom": ["1", "2"],
+        "action": "import",
+        **names,
+    }
+    response = client.post(mapping_url, data=data)
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    assert message in text
+    assert '<option value="Website" selected>' in text
+    for index in ("1", "2"):
+        assert f'name="custom-name-{index}" value="{names[f"custom-name-{index}"]}"' in text
+        assert f'value="{index}" aria-describedby="custom-column-{index}" checked>' in text
+    job = session.get(ProspectImport, int(mapping_url.split("/")[2]))
+    session.refresh(job)
+    assert job.status is ImportStatus.MAPPING
+    assert session.exec(select(func.count()).select_from(Prospect)).one() == 0

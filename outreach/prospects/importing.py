@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 from email_validator import EmailNotValidError, validate_email
 
 from outreach.prospects.domains import InvalidDomainError, registrable_domain
+from outreach.prospects.schemas import CUSTOM_FIELD_NAME, MAX_CUSTOM_VALUE_LENGTH
 
 FIELDS: tuple[str, ...] = (
     "domain",
@@ -37,6 +38,8 @@ FIELDS: tuple[str, ...] = (
     "tags",
     "notes",
 )
+# A mapping key "custom.topic" puts its column into the prospect's custom field "topic".
+CUSTOM_PREFIX = "custom."
 
 # Enough to see the header and a few dozen rows of any export, small enough to read eagerly.
 SAMPLE_BYTES = 64 * 1024
@@ -50,6 +53,8 @@ MAX_URL_LENGTH = 2048
 MAX_NAME_LENGTH = 200
 MAX_TAG_LENGTH = 60
 MAX_TRAFFIC = 2**31 - 1
+# What ProspectInput allows for a custom field's name.
+MAX_CUSTOM_NAME_LENGTH = 40
 
 # Known column names of each field, best first, trimmed and case-folded. Only exact names: a
 # loose match would take Ahrefs' "Referring domains" (a count) or "Target URL" (the client's
@@ -202,6 +207,7 @@ class ParsedRow:
     profile_url: str
     tags: tuple[str, ...]
     notes: str
+    custom_fields: dict[str, str]  # only the non-empty cells
     raw: tuple[str, ...]
 
 
@@ -282,6 +288,7 @@ def read_rows(
 ) -> Iterator[ParsedRow | RowError]:
     """Each non-blank data row as a `ParsedRow` or a `RowError`, lazily, in file order.
 
+    Mapping keys are `FIELDS` and `custom.<name>` (a column kept as the custom field <name>).
     A mapping value of "" means the field is not mapped (what an empty form choice sends).
     Raises `UnusableFileError` at once, before reading, when the mapping cannot work.
     """
@@ -291,13 +298,33 @@ def read_rows(
     return _parse_records(stream, layout, columns)
 
 
+def custom_field_name(column: str) -> str:
+    """The custom field name a column header suggests, "" if it has no letters or digits.
+
+    "Monthly visits (est.)" -> "monthly_visits_est", "2024 Price" -> "col_2024_price".
+    """
+    ascii_text = unicodedata.normalize("NFKD", column).encode("ascii", "ignore").decode()
+    name = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")
+    if name[:1].isdigit():
+        name = "col_" + name
+    return name[:MAX_CUSTOM_NAME_LENGTH].rstrip("_")
+
+
 def _resolve_mapping(layout: CsvLayout, mapping: dict[str, str]) -> dict[str, tuple[int, str]]:
-    unknown = sorted(set(mapping) - set(FIELDS))
+    unknown = sorted(key for key in mapping if key not in FIELDS and not _is_custom(key))
     if unknown:
         raise UnusableFileError(
             f"Unknown field(s) in the column mapping: {', '.join(unknown)}. "
-            f"Known fields: {', '.join(FIELDS)}."
+            f"Known fields: {', '.join(FIELDS)}, or {CUSTOM_PREFIX}<name> for a custom field."
         )
+    for key, column in mapping.items():
+        name = key.removeprefix(CUSTOM_PREFIX)
+        if _is_custom(key) and not CUSTOM_FIELD_NAME.fullmatch(name):
+            raise UnusableFileError(
+                f"{name!r} (for column {column!r}) cannot be a custom field name: use letters, "
+                "digits and _, starting with a letter, at most "
+                f"{MAX_CUSTOM_NAME_LENGTH} characters."
+            )
     columns: dict[str, tuple[int, str]] = {}
     for field, column in mapping.items():
         if not column:
@@ -310,6 +337,10 @@ def _resolve_mapping(layout: CsvLayout, mapping: dict[str, str]) -> dict[str, tu
             "Choose the column that holds the website (domain) or the page URL of each prospect."
         )
     return columns
+
+
+def _is_custom(key: str) -> bool:
+    return key.startswith(CUSTOM_PREFIX)
 
 
 def _parse_records(
@@ -359,6 +390,23 @@ class _RowParser:
             self.errors.append(f"{self.columns[field][1]}: {exc}")
             return None
 
+    def custom_fields(self) -> dict[str, str]:
+        """The non-empty custom cells: to a template an empty value is a missing one anyway."""
+        values: dict[str, str] = {}
+        for key, (_, column) in self.columns.items():
+            text = self.text(key) if _is_custom(key) else ""
+            if not text:
+                continue  # a known field, or an empty cell
+            name = key.removeprefix(CUSTOM_PREFIX)
+            if len(text) > MAX_CUSTOM_VALUE_LENGTH:
+                self.errors.append(
+                    f"{column}: {len(text)} characters is too long for custom field {name!r} "
+                    f"(at most {MAX_CUSTOM_VALUE_LENGTH})"
+                )
+            else:
+                values[name] = text
+        return values
+
     def parse(self) -> ParsedRow | RowError:
         raw = tuple(self.record)
         page = self.value("page_url", _parse_url)
@@ -380,6 +428,7 @@ class _RowParser:
             profile_url=self.value("profile_url", _parse_profile_url) or "",
             tags=self.value("tags", _parse_tags) or (),
             notes=self.text("notes"),
+            custom_fields=self.custom_fields(),
             raw=raw,
         )
         if self.errors:

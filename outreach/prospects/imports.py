@@ -313,6 +313,7 @@ def _prospect_values(
         "relevance": row.relevance,
         "timezone": "",
         "notes": row.notes,
+        "custom_fields": row.custom_fields,
         "search_text": search_text(row.domain, people, row.notes),
         "created_at": now,
         "updated_at": now,

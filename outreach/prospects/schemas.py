@@ -23,6 +23,7 @@ from outreach.validation import blank_to_none, normalise_email
 
 TAG_SPLIT = re.compile(r"[,;|]")
 CUSTOM_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
+MAX_CUSTOM_VALUE_LENGTH = 2_000
 
 
 def normalise_page_url(value: str) -> str:
@@ -134,8 +135,10 @@ class ProspectMetrics(BaseModel):
                     f"{name!r} cannot be a custom field name: use letters, digits and _ "
                     "(starting with a letter), at most 40"
                 )
-            if len(text) > 2_000:
-                raise ValueError(f"custom field {name!r} is longer than 2000 characters")
+            if len(text) > MAX_CUSTOM_VALUE_LENGTH:
+                raise ValueError(
+                    f"custom field {name!r} is longer than {MAX_CUSTOM_VALUE_LENGTH} characters"
+                )
         return {name: text.strip() for name, text in value.items()}
 
     @field_validator("page_url")
