@@ -37,7 +37,7 @@ from outreach.mail.sequences import (
     update_sequence,
 )
 from outreach.mail.services import TemplateRefusedError, create_template, list_templates
-from outreach.prospects.models import Prospect
+from outreach.prospects.api import ProspectPath, prospect_or_error
 
 api = api_blueprint("mail_api", __name__)
 
@@ -286,18 +286,12 @@ class MessageList(BaseModel):
     total: int
 
 
-class ProspectPath(BaseModel):
-    prospect_id: int = Field(ge=1)
-
-
 @api.get(
     "/prospects/<int:prospect_id>/messages",
     responses={200: MessageList},
     summary="A prospect's emails, sent and received, oldest first",
 )
 def prospect_messages(path: ProspectPath) -> tuple[dict[str, Any], int]:
-    session = db_session()
-    if session.get(Prospect, path.prospect_id) is None:
-        raise ApiError(404, "not_found", f"There is no prospect {path.prospect_id}.")
-    items = [MessageOut.model_validate(m) for m in messages_of(session, path.prospect_id)]
+    prospect = prospect_or_error(path.prospect_id)
+    items = [MessageOut.model_validate(m) for m in messages_of(db_session(), prospect.id)]
     return dump(MessageList(items=items, total=len(items)))

@@ -135,7 +135,7 @@ def _deliverability() -> bool:
     return current_app.extensions["outreach"].settings.email_check_deliverability
 
 
-def _prospect(prospect_id: int) -> Prospect:
+def prospect_or_error(prospect_id: int) -> Prospect:
     prospect = db_session().get(Prospect, prospect_id)
     if prospect is None:
         raise ApiError(404, "not_found", f"There is no prospect {prospect_id}.")
@@ -226,7 +226,7 @@ def create(path: CampaignPath, body: ProspectInput) -> tuple[dict[str, Any], int
 
 @api.get("/prospects/<int:prospect_id>", responses={200: ProspectOut}, summary="One prospect")
 def get(path: ProspectPath) -> tuple[dict[str, Any], int]:
-    return dump(prospect_out(_prospect(path.prospect_id)))
+    return dump(prospect_out(prospect_or_error(path.prospect_id)))
 
 
 @api.patch(
@@ -234,7 +234,7 @@ def get(path: ProspectPath) -> tuple[dict[str, Any], int]:
 )
 def patch(path: ProspectPath, body: ProspectPatch) -> tuple[dict[str, Any], int]:
     session = db_session()
-    prospect = _prospect(path.prospect_id)
+    prospect = prospect_or_error(path.prospect_id)
     changes = body.model_dump(exclude_unset=True)
     for name in ("page_url", "notes"):
         if name in changes and changes[name] is None:
@@ -254,7 +254,7 @@ def patch(path: ProspectPath, body: ProspectPatch) -> tuple[dict[str, Any], int]
 
 @api.delete("/prospects/<int:prospect_id>", responses={204: None}, summary="Delete a prospect")
 def delete(path: ProspectPath) -> tuple[str, int]:
-    prospect = _prospect(path.prospect_id)
+    prospect = prospect_or_error(path.prospect_id)
     bulk_delete(db_session(), prospect.campaign_id, [prospect.id], api_user())
     return "", 204
 
@@ -268,7 +268,7 @@ def create_contact(path: ProspectPath, body: ContactInput) -> tuple[dict[str, An
     try:
         contact = add_contact(
             db_session(),
-            _prospect(path.prospect_id),
+            prospect_or_error(path.prospect_id),
             body,
             api_user(),
             check_deliverability=_deliverability(),
