@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from outreach.auth import views as auth_views
     from outreach.campaigns import api as campaigns_api
     from outreach.campaigns import views as campaigns_views
+    from outreach.links import api as links_api
     from outreach.mail import api as mail_api
     from outreach.mail import inbox_views, mailbox_views, public_views, sequence_views
     from outreach.mail import views as mail_views
@@ -122,11 +123,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     api_core.register(app, campaigns_api.api)
     api_core.register(app, prospects_api.api)
     api_core.register(app, mail_api.api)
+    api_core.register(app, links_api.api)
 
     from outreach.auth.cli import users_cli
     from outreach.cli import serve
     from outreach.dbcli import db_cli
     from outreach.demo import demo_cli
+    from outreach.links.cli import links_cli
     from outreach.mail.cli import mailboxes_cli, outreach_cli
     from outreach.prospects.cli import prospects_cli
     from outreach.scheduler import scheduler
@@ -138,6 +141,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         prospects_cli,
         outreach_cli,
         mailboxes_cli,
+        links_cli,
         scheduler,
         serve,
     )

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     mail_claim_lease_seconds: int = Field(default=600, ge=10, le=86_400)
     dispatch_interval_seconds: int = Field(default=60, ge=1, le=3_600)
     smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    links_allow_private: bool = False
+    link_check_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    link_check_workers: int = Field(default=16, ge=1, le=256)
+    link_check_promised_hours: float = Field(default=24, gt=0, le=24 * 90)
+    link_check_live_days: float = Field(default=7, gt=0, le=365)
 
     @field_validator("database_url")
     @classmethod

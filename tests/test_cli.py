@@ -13,7 +13,7 @@ from outreach.auth.models import Role, User
 from outreach.campaigns.models import Campaign
 from outreach.config import PROJECT_ROOT
 from outreach.demo import DEMO_EMAIL, DEMO_PASSWORD
-from outreach.mail.runner import mail_context
+from outreach.mail.runner import link_checks, mail_context
 from outreach.prospects.models import Prospect, Stage
 from outreach.scheduler import build_scheduler
 
@@ -106,11 +106,12 @@ def test_scheduler_has_its_jobs(app) -> None:
         heartbeat_seconds=30,
         engine=state.engine,
         mail=mail_context(app),
+        links=link_checks(app),
         clock=state.clock,
         dispatch_seconds=60,
     )
     assert scheduler.get_job("abandoned-uploads") is not None
-    assert scheduler.get_job("mail-dispatch").trigger.interval.total_seconds() == 60
+    assert scheduler.get_job("due-work").trigger.interval.total_seconds() == 60
     job = scheduler.get_job("heartbeat")
     assert job is not None
     assert job.trigger.interval.total_seconds() == 30

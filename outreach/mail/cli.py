@@ -11,7 +11,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from outreach.db import get_engine
-from outreach.mail.runner import mail_context, run_due
+from outreach.mail.runner import link_checks, mail_context, run_due
 
 outreach_cli = AppGroup("outreach", help="Run the outreach engine by hand.")
 mailboxes_cli = AppGroup("mailboxes", help="Mailbox settings.")
@@ -36,9 +36,10 @@ def _instant(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
     help="Act as if it were this time (ISO-8601; UTC when no offset is given).",
 )
 def run_due_command(now: datetime | None) -> None:
-    """Run one pass of everything due (inbox polls, queued steps, sends); print a JSON summary."""
+    """Run one pass of everything due (inbox polls, queued steps, sends, link checks); print a
+    JSON summary."""
     clock_now = now or current_app.extensions["outreach"].clock.now()
-    summary = run_due(get_engine(), mail_context(current_app), clock_now)
+    summary = run_due(get_engine(), mail_context(current_app), clock_now, link_checks(current_app))
     click.echo(json.dumps(summary))
 
 

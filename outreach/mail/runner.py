@@ -1,4 +1,5 @@
-"""One pass of everything that is due: read new mail, queue due steps, send the outbox.
+"""One pass of everything that is due: read new mail, queue due steps, send the outbox, check
+the placements whose check is due.
 
 The scheduler runs it every minute; `flask outreach run-due` runs it once, at any time."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 import os
 import socket
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +16,9 @@ from flask import Flask
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from outreach.links.checking import check_settings, link_fetcher
+from outreach.links.fetch import PageFetcher
+from outreach.links.services import CheckSettings, run_due_checks
 from outreach.mail.dispatch import MailContext, queue_due_steps, send_due_messages
 from outreach.mail.inbox import poll_mailboxes
 
@@ -37,12 +42,26 @@ def mail_context(app: Flask) -> MailContext:
     )
 
 
-def run_due(engine: Engine, ctx: MailContext, now: datetime) -> dict[str, Any]:
-    """Replies first, so that a sequence answered since the last pass sends nothing more."""
+@dataclass(frozen=True)
+class LinkChecks:
+    fetcher: PageFetcher
+    settings: CheckSettings
+
+
+def link_checks(app: Flask) -> LinkChecks:
+    return LinkChecks(link_fetcher(app), check_settings(app))
+
+
+def run_due(
+    engine: Engine, ctx: MailContext, now: datetime, links: LinkChecks | None = None
+) -> dict[str, Any]:
+    """Replies first, so that a sequence answered since the last pass sends nothing more.
+    Without `links`, placements are not checked (tests of the mail engine alone)."""
     inbox = poll_mailboxes(engine, ctx, now)
     with Session(engine) as session:
         steps = queue_due_steps(session, ctx, now)
     sending = send_due_messages(engine, ctx, now)
+    checks = run_due_checks(engine, links.fetcher, now, links.settings) if links else Counter()
     received = Counter(
         {k: v for k, v in inbox.items() if k not in ("mailboxes_polled", "poll_errors")}
     )
@@ -55,4 +74,8 @@ def run_due(engine: Engine, ctx: MailContext, now: datetime) -> dict[str, Any]:
         "stopped": steps["stopped"],
         "completed": steps["completed"],
         **{outcome: sending[outcome] for outcome in SEND_OUTCOMES},
+        "links_checked": checks["checked"],
+        "links_live": checks["live"],
+        "links_unknown": checks["unknown"],
+        "links_lost": checks["lost"],
     }

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from outreach.clock import Clock
 from outreach.db import get_engine, utcnow
 from outreach.mail.dispatch import MailContext
-from outreach.mail.runner import mail_context, run_due
+from outreach.mail.runner import LinkChecks, link_checks, mail_context, run_due
 from outreach.prospects.imports import discard_abandoned_imports
 
 log = logging.getLogger("outreach.scheduler")
@@ -37,11 +37,11 @@ def discard_abandoned_uploads(engine: Engine) -> None:
         log.info("discarded %d abandoned import uploads", count)
 
 
-def dispatch_mail(engine: Engine, ctx: MailContext, clock: Clock) -> None:
-    summary = run_due(engine, ctx, clock.now())
+def run_due_work(engine: Engine, ctx: MailContext, links: LinkChecks, clock: Clock) -> None:
+    summary = run_due(engine, ctx, clock.now(), links)
     busy = {name: value for name, value in summary.items() if value and name != "now"}
     if busy:
-        log.info("mail pass %s", json.dumps(busy))
+        log.info("due pass %s", json.dumps(busy))
 
 
 def build_scheduler(
@@ -49,6 +49,7 @@ def build_scheduler(
     engine: Engine,
     *,
     mail: MailContext,
+    links: LinkChecks,
     clock: Clock,
     dispatch_seconds: int,
 ) -> BackgroundScheduler:
@@ -56,11 +57,11 @@ def build_scheduler(
     scheduler processes may run at once: the mail pass claims its work row by row."""
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True})
     scheduler.add_job(
-        dispatch_mail,
+        run_due_work,
         "interval",
         seconds=dispatch_seconds,
-        args=(engine, mail, clock),
-        id="mail-dispatch",
+        args=(engine, mail, links, clock),
+        id="due-work",
         max_instances=1,
         next_run_time=datetime.now(UTC),
     )
@@ -86,6 +87,7 @@ def scheduler() -> None:
         settings.scheduler_heartbeat_seconds,
         get_engine(),
         mail=mail_context(current_app),
+        links=link_checks(current_app),
         clock=state.clock,
         dispatch_seconds=settings.dispatch_interval_seconds,
     )

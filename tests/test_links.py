@@ -1,0 +1,247 @@
+"""Placements end to end: the API, checks against a real HTTP server on 127.0.0.1, the
+monitor in `flask outreach run-due`, and `flask links check`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlmodel import Session, select
+
+from outreach.activity.models import Activity
+from outreach.auth.models import Role
+from outreach.campaigns.models import Campaign
+from outreach.clock import FixedClock
+from outreach.links.models import Placement, PlacementStatus
+from outreach.mail.runner import link_checks, mail_context, run_due
+from outreach.prospects.models import Prospect, Stage
+from tests.conftest import ApiClient
+from tests.httpservers import Site
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+LINKED = (
+    b'<html><body><p>See <a href="https://www.client.example/guide/?utm_source=x">'
+    b"the guide</a></p></body></html>"
+)
+NOFOLLOW = (
+    b'<html><body><a rel="NoFollow" href="https://client.example/guide">the guide</a></body></html>'
+)
+GONE = b"<html><body><p>Nothing to see.</p></body></html>"
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    with Site() as server:
+        yield server
+
+
+@pytest.fixture
+def local_app(app: Flask) -> Flask:
+    """Pages on 127.0.0.1 are refused unless private addresses are allowed (intranet, tests)."""
+    state = app.extensions["outreach"]
+    settings = state.settings.model_copy(update={"links_allow_private": True})
+    app.extensions["outreach"] = replace(state, settings=settings, clock=FixedClock(NOW))
+    return app
+
+
+@pytest.fixture
+def api(local_app: Flask, api_as: Callable[[Role], ApiClient]) -> ApiClient:
+    return api_as(Role.BUILDER)
+
+
+@pytest.fixture
+def prospect_id(api: ApiClient, campaign: Campaign) -> int:
+    response = api.post(
+        f"/api/v1/campaigns/{campaign.id}/prospects", json={"domain": "blog.example"}
+    )
+    return response.json["id"]
+
+
+def placement_body(site: Site, **changes: Any) -> dict[str, Any]:
+    return {
+        "page_url": site.url("/pages/post"),
+        "target": "https://client.example/guide",
+        "expected_anchor": "the guide",
+        "link_type": "guest_post",
+        "cost": 120.5,
+        "paid": False,
+        "promised_on": "2026-11-20",
+        **changes,
+    }
+
+
+def test_record_check_and_read_a_placement(
+    api: ApiClient, session: Session, site: Site, prospect_id: int
+) -> None:
+    site.pages["post"] = (200, LINKED)
+    created = api.post(f"/api/v1/prospects/{prospect_id}/placements", json=placement_body(site))
+    assert created.status_code == 201, created.json
+    placement = created.json
+    assert (placement["status"], placement["cost"], placement["link_type"]) == (
+        "promised",
+        120.5,
+        "guest_post",
+    )
+    assert placement["next_check_at"].startswith("2026-11-24T09:00:00")
+
+    checked = api.post(f"/api/v1/placements/{placement['id']}/check")
+    assert checked.status_code == 200
+    verdict = checked.json
+    assert verdict["verdict"] == "live"
+    assert verdict["found"] is True
+    assert verdict["anchor_text"] == "the guide"
+    assert verdict["http_status"] == 200
+    assert verdict["mismatches"] == []
+
+    detail = api.get(f"/api/v1/placements/{placement['id']}").json
+    assert detail["status"] == "live"
+    assert detail["last_check"]["verdict"] == "live"
+    assert len(detail["history"]) == 1
+    assert session.get(Prospect, prospect_id).stage is Stage.LINKED
+    listing = api.get(f"/api/v1/prospects/{prospect_id}/placements").json
+    assert [p["id"] for p in listing["items"]] == [placement["id"]]
+
+
+def test_placement_input_errors_are_explained(api: ApiClient, site: Site, prospect_id: int) -> None:
+    bad_target = api.post(
+        f"/api/v1/prospects/{prospect_id}/placements",
+        json=placement_body(site, target="ftp://client.example/"),
+    )
+    assert bad_target.status_code == 422
+    assert "target" in bad_target.json["error"]["fields"]
+    backwards = api.post(
+        f"/api/v1/prospects/{prospect_id}/placements",
+        json=placement_body(site, expires_on="2026-11-01"),
+    )
+    assert backwards.json["error"]["fields"]["expires_on"] == (
+        "the link cannot expire before it was promised"
+    )
+    no_asset = api.post(
+        f"/api/v1/prospects/{prospect_id}/placements", json=placement_body(site, asset_id=999)
+    )
+    assert no_asset.json["error"]["fields"] == {
+        "asset_id": "There is no asset 999 in this campaign."
+    }
+    assert api.get("/api/v1/placements/999").status_code == 404
+    assert (
+        api.post("/api/v1/prospects/999/placements", json=placement_body(site)).status_code == 404
+    )
+
+
+def test_mismatches_against_what_was_agreed(api: ApiClient, site: Site, prospect_id: int) -> None:
+    site.pages["post"] = (200, NOFOLLOW)
+    created = api.post(
+        f"/api/v1/prospects/{prospect_id}/placements",
+        json=placement_body(site, expected_anchor="balcony guide", paid=True),
+    ).json
+    verdict = api.post(f"/api/v1/placements/{created['id']}/check").json
+    assert verdict["verdict"] == "nofollow"
+    assert verdict["mismatches"] == [
+        "anchor is 'the guide', agreed 'balcony guide'",
+        "nofollow where a followed link was agreed",
+        'paid link without rel="sponsored"',
+    ]
+
+
+def due_pass(app: Flask, at: datetime) -> dict[str, Any]:
+    return run_due(app.extensions["outreach"].engine, mail_context(app), at, link_checks(app))
+
+
+def test_the_monitor_goes_live_then_lost_after_three_failures(
+    local_app: Flask, api: ApiClient, session: Session, site: Site, prospect_id: int
+) -> None:
+    site.pages["post"] = (200, LINKED)
+    placement_id = api.post(
+        f"/api/v1/prospects/{prospect_id}/placements", json=placement_body(site)
+    ).json["id"]
+    summary = due_pass(local_app, NOW)
+    assert (summary["links_checked"], summary["links_live"]) == (1, 1)
+    assert due_pass(local_app, NOW + timedelta(hours=1))["links_checked"] == 0
+
+    site.pages["post"] = (200, GONE)
+    moment = NOW + timedelta(days=8)
+    statuses = []
+    for _ in range(3):
+        summary = due_pass(local_app, moment)
+        assert summary["links_checked"] == 1
+        session.expire_all()
+        placement = session.get(Placement, placement_id)
+        statuses.append(placement.status)
+        moment = placement.next_check_at
+    assert statuses == [PlacementStatus.LIVE, PlacementStatus.LIVE, PlacementStatus.LOST]
+    assert session.get(Prospect, prospect_id).stage is Stage.LOST
+    alerts = session.exec(select(Activity.summary).where(Activity.kind == "placement.lost")).all()
+    assert len(alerts) == 1
+    assert "3 failing checks in a row" in alerts[0]
+
+    site.pages["post"] = (200, LINKED)
+    due_pass(local_app, moment)
+    session.expire_all()
+    assert session.get(Placement, placement_id).status is PlacementStatus.LIVE
+    assert session.get(Prospect, prospect_id).stage is Stage.LINKED
+
+
+def test_errors_are_unknown_never_lost(
+    local_app: Flask, api: ApiClient, session: Session, site: Site, prospect_id: int
+) -> None:
+    site.pages["post"] = (200, LINKED)
+    placement_id = api.post(
+        f"/api/v1/prospects/{prospect_id}/placements", json=placement_body(site)
+    ).json["id"]
+    due_pass(local_app, NOW)
+    site.pages["post"] = (500, b"oops")
+    moment = NOW + timedelta(days=8)
+    for _ in range(5):
+        assert due_pass(local_app, moment)["links_checked"] == 1
+        session.expire_all()
+        placement = session.get(Placement, placement_id)
+        assert placement.status is PlacementStatus.UNKNOWN
+        moment = placement.next_check_at
+    assert session.get(Prospect, prospect_id).stage is Stage.LINKED
+
+
+def test_links_check_cli_prints_the_verdict_object(local_app: Flask, site: Site) -> None:
+    site.pages["post"] = (200, LINKED)
+    runner = local_app.test_cli_runner()
+    args = ["links", "check", site.url("/pages/post"), "domain:client.example", "--json"]
+    result = runner.invoke(args=[*args, "--allow-private"])
+    assert result.exit_code == 0, result.output
+    verdict = json.loads(result.output)
+    assert list(verdict) == [
+        "verdict",
+        "found",
+        "http_status",
+        "final_url",
+        "rel",
+        "anchor_text",
+        "indexable",
+        "canonical",
+        "error",
+    ]
+    assert (verdict["verdict"], verdict["anchor_text"]) == ("live", "the guide")
+
+    bad = runner.invoke(args=["links", "check", site.url("/pages/post"), "nowhere", "--json"])
+    assert bad.exit_code == 2
+    assert "target 'nowhere'" in bad.output
+    not_a_page = runner.invoke(args=["links", "check", "ftp://x.example/", "domain:a.example"])
+    assert not_a_page.exit_code == 2
+    assert "page URL 'ftp://x.example/': 'ftp://x.example/' is not an http or https URL" in (
+        not_a_page.output
+    )
+
+
+def test_links_check_cli_refuses_private_addresses_by_default(app: Flask, site: Site) -> None:
+    site.pages["post"] = (200, LINKED)
+    result = app.test_cli_runner().invoke(
+        args=["links", "check", site.url("/pages/post"), "domain:client.example", "--json"]
+    )
+    assert result.exit_code == 0
+    verdict = json.loads(result.output)
+    assert verdict["verdict"] == "page_error"
+    assert "refused address 127.0.0.1" in verdict["error"]
+    assert site.connections == []
