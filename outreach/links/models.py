@@ -71,6 +71,12 @@ class Placement(SQLModel, table=True):
     last_checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     next_check_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     consecutive_failures: int = 0
+    # Which expiry reminders (days before expires_on) have gone out, so each goes out once.
+    reminders_sent: list[int] = Field(
+        default_factory=list,
+        sa_type=JSONType,
+        sa_column_kwargs={"server_default": sa.text("'[]'")},
+    )
     created_by_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     created_at: datetime = created_at_field()
 

@@ -14,20 +14,41 @@ from sqlmodel import Session, col, select
 
 from outreach.activity.services import record_activity
 from outreach.auth.models import User
-from outreach.campaigns.models import ContentAsset
+from outreach.campaigns.models import Campaign, Client, ContentAsset
+from outreach.links.citations import Nap, nap_mismatches, page_text
 from outreach.links.fetch import PageFetcher, fetch_many
-from outreach.links.models import Placement, PlacementCheck
+from outreach.links.models import LinkType, Placement, PlacementCheck
 from outreach.links.monitor import (
+    EXPIRY_REMINDER_DAYS,
     Agreement,
     CheckIntervals,
+    expiry_reminders_due,
     mismatches,
     next_check_at,
     next_status,
     outcome_of,
 )
 from outreach.links.schemas import PlacementInput
-from outreach.links.verdict import FetchedPage, Verdict, parse_target, verify_placement
-from outreach.prospects.models import Prospect
+from outreach.links.verdict import (
+    FetchedPage,
+    Verdict,
+    decode_body,
+    parse_target,
+    verify_placement,
+)
+from outreach.mail.compose import followup_subject, new_message_id, outreach_body, thread_headers
+from outreach.mail.dispatch import MailContext
+from outreach.mail.models import (
+    CampaignMailbox,
+    Direction,
+    Mailbox,
+    Message,
+    MessageStatus,
+)
+from outreach.mail.sequences import choose_contact, reason_not_to_email
+from outreach.mail.stopping import STOP_LABELS, StopReason
+from outreach.mail.unsubscribe import unsubscribe_token, unsubscribe_url
+from outreach.prospects.models import Contact, Prospect
 from outreach.prospects.pipeline import MoveReason
 from outreach.prospects.services import move_stage
 
@@ -97,8 +118,28 @@ def check_history(session: Session, placement_id: int, limit: int = 50) -> list[
     )
 
 
-def verify(page: FetchedPage, placement: Placement) -> Verdict:
-    return verify_placement(page, parse_target(placement.target), placement.expected_anchor)
+@dataclass(frozen=True)
+class CheckResult:
+    verdict: Verdict
+    # What the verdict cannot say: a local citation's name, address or phone missing.
+    citation_problems: list[str]
+
+
+def verify(session: Session, page: FetchedPage, placement: Placement) -> CheckResult:
+    verdict = verify_placement(page, parse_target(placement.target), placement.expected_anchor)
+    problems: list[str] = []
+    if placement.link_type is LinkType.LOCAL_CITATION and verdict.indexable is not None:
+        prospect = session.get(Prospect, placement.prospect_id)
+        client = session.get(Client, session.get(Campaign, prospect.campaign_id).client_id)
+        nap = Nap(
+            name=client.business_name or client.name,
+            street_address=client.street_address,
+            locality=client.locality,
+            postal_code=client.postal_code,
+            phone=client.phone,
+        )
+        problems = nap_mismatches(nap, page_text(decode_body(page.body, page.headers)))
+    return CheckResult(verdict, problems)
 
 
 @dataclass(frozen=True)
@@ -111,7 +152,7 @@ class CheckSettings:
 def record_check(
     session: Session,
     placement: Placement,
-    verdict: Verdict,
+    result: CheckResult,
     now: datetime,
     intervals: CheckIntervals,
     rng: random.Random,
@@ -119,6 +160,7 @@ def record_check(
 ) -> PlacementCheck:
     """Store one check and apply what it means: live, lost, back, and when to look again.
     The caller commits."""
+    verdict = result.verdict
     agreement = Agreement(
         placement.expected_anchor, placement.expected_rel, placement.paid, placement.link_type
     )
@@ -139,7 +181,8 @@ def record_check(
             verdict.anchor_text,
             placement.page_url,
             verdict.final_url or placement.page_url,
-        ),
+        )
+        + result.citation_problems,
         duration_ms=duration_ms,
     )
     session.add(check)
@@ -163,12 +206,18 @@ def record_check(
         _log(session, "placement.live", f"Link live on {placement.page_url}", prospect, now)
     if change.was_lost:
         move_stage(session, prospect, MoveReason.LINK_LOST, at=now)
-        _log(
-            session,
-            "placement.lost",
+        summary = (
             f"Link lost on {placement.page_url} ({verdict.verdict}, "
-            f"{change.consecutive_failures} failing checks in a row)",
-            prospect,
+            f"{change.consecutive_failures} failing checks in a row)"
+        )
+        _log(session, "placement.lost", summary, prospect, now)
+        queue_notice(
+            session,
+            prospect.campaign_id,
+            owner_email(session, prospect),
+            f"[outreach] {summary}",
+            f"{summary}.\nTarget: {placement.target}\nLast error: {verdict.error or 'none'}\n"
+            "Open the placement in outreach to check it again or send a reclaim email.\n",
             now,
         )
     if change.came_back:
@@ -195,7 +244,7 @@ def check_now(
     page = fetcher.fetch(placement.page_url)
     duration = int((time.perf_counter() - started) * 1000)
     check = record_check(
-        session, placement, verify(page, placement), now, intervals, _JITTER, duration
+        session, placement, verify(session, page, placement), now, intervals, _JITTER, duration
     )
     session.commit()
     return check
@@ -250,9 +299,230 @@ def run_due_checks(
             for placement, page in zip(placements, pages, strict=True):
                 before = placement.status
                 record_check(
-                    session, placement, verify(page, placement), now, settings.intervals, _JITTER
+                    session,
+                    placement,
+                    verify(session, page, placement),
+                    now,
+                    settings.intervals,
+                    _JITTER,
                 )
                 counts["checked"] += 1
                 if placement.status is not before:
                     counts[placement.status.value] += 1
             session.commit()
+
+
+def set_toxic(session: Session, placement: Placement, toxic: bool, actor: User) -> None:
+    """Mark a link toxic (it goes into the campaign's disavow file) or take that back."""
+    placement.toxic = toxic
+    prospect = session.get(Prospect, placement.prospect_id)
+    record_activity(
+        session,
+        "placement.toxic" if toxic else "placement.not_toxic",
+        f"Link on {placement.page_url} marked {'toxic' if toxic else 'not toxic'}",
+        actor=actor,
+        campaign_id=prospect.campaign_id,
+        prospect_id=prospect.id,
+    )
+    session.commit()
+
+
+class ReclaimRefusedError(ValueError):
+    """A reclaim email that cannot be sent; the message says why."""
+
+
+@dataclass(frozen=True)
+class ReclaimDraft:
+    to_address: str
+    subject: str
+    body: str
+    mailbox_email: str
+
+
+@dataclass(frozen=True)
+class _Route:
+    contact: Contact
+    mailbox: Mailbox
+    earlier: list[Message]
+
+
+def _reclaim_route(session: Session, placement: Placement) -> _Route:
+    """Write to whoever we last wrote to about this site, from the same mailbox, in the same
+    thread; else to the site's contact from the campaign's first active mailbox."""
+    prospect = session.get(Prospect, placement.prospect_id)
+    last = session.exec(
+        select(Message)
+        .where(
+            Message.prospect_id == prospect.id,
+            Message.direction == Direction.OUTBOUND,
+            Message.status == MessageStatus.SENT,
+            col(Message.contact_id).is_not(None),
+        )
+        .order_by(sa.desc(Message.sent_at))
+    ).first()
+    contact = session.get(Contact, last.contact_id) if last else choose_contact(session, prospect)
+    if contact is None or not contact.email:
+        raise ReclaimRefusedError("There is no contact with an email address for this site.")
+    mailbox = session.get(Mailbox, last.mailbox_id) if last and last.mailbox_id else None
+    if mailbox is None or not mailbox.active:
+        mailbox = campaign_mailbox(session, prospect.campaign_id)
+    if mailbox is None:
+        raise ReclaimRefusedError("The campaign has no active mailbox to send from.")
+    earlier = list(
+        session.exec(
+            select(Message)
+            .where(
+                Message.prospect_id == prospect.id,
+                Message.contact_id == contact.id,
+                Message.direction == Direction.OUTBOUND,
+                Message.status == MessageStatus.SENT,
+            )
+            .order_by(Message.sent_at, Message.id)
+        )
+    )
+    return _Route(contact, mailbox, earlier)
+
+
+def reclaim_draft(session: Session, placement: Placement) -> ReclaimDraft:
+    """A polite note for a lost link, for the user to edit before it goes."""
+    route = _reclaim_route(session, placement)
+    target = placement.target.removeprefix("domain:")
+    subject = (
+        followup_subject(route.earlier[0].subject)
+        if route.earlier
+        else f"The link on {placement.page_url}"
+    )
+    body = (
+        f"Hi {route.contact.first_name or 'there'},\n\n"
+        f"Thank you again for linking to us from {placement.page_url}. I noticed that the link "
+        f"to {target} is no longer on the page. Was that on purpose? If it went missing in an "
+        "update, we would be grateful if you could put it back.\n\n"
+        f"Best,\n{route.mailbox.from_name or route.mailbox.email}\n"
+    )
+    return ReclaimDraft(route.contact.email or "", subject, body, route.mailbox.email)
+
+
+def send_reclaim(
+    session: Session,
+    placement: Placement,
+    subject: str,
+    body: str,
+    actor: User,
+    now: datetime,
+    ctx: MailContext,
+) -> Message:
+    """Queue the reclaim email; the dispatcher sends it within the mailbox's window and caps,
+    unless the address has opted out or bounced since."""
+    subject = " ".join(subject.split())
+    if not subject or not body.strip():
+        raise ReclaimRefusedError("Write a subject and a message.")
+    route = _reclaim_route(session, placement)
+    prospect = session.get(Prospect, placement.prospect_id)
+    stop = reason_not_to_email(session, prospect, route.contact)
+    if stop is not None and stop is not StopReason.STAGE_MOVED:
+        raise ReclaimRefusedError(f"{route.contact.email} cannot be emailed: {STOP_LABELS[stop]}.")
+    in_reply_to, references = thread_headers([m.message_id for m in route.earlier])
+    link = unsubscribe_url(ctx.public_url, unsubscribe_token(ctx.secret_key, route.contact.email))
+    message = Message(
+        direction=Direction.OUTBOUND,
+        status=MessageStatus.QUEUED,
+        message_id=new_message_id(route.mailbox.email),
+        in_reply_to=in_reply_to,
+        references=references,
+        mailbox_id=route.mailbox.id,
+        prospect_id=prospect.id,
+        contact_id=route.contact.id,
+        from_address=route.mailbox.email,
+        to_address=route.contact.email,
+        subject=subject,
+        body_text=outreach_body(body, route.mailbox.signature, link),
+        scheduled_at=now,
+        created_at=now,
+    )
+    session.add(message)
+    record_activity(
+        session,
+        "placement.reclaim",
+        f"Reclaim email queued to {route.contact.email} for {placement.page_url}",
+        actor=actor,
+        campaign_id=prospect.campaign_id,
+        prospect_id=prospect.id,
+        at=now,
+    )
+    session.commit()
+    return message
+
+
+def campaign_mailbox(session: Session, campaign_id: int) -> Mailbox | None:
+    return session.exec(
+        select(Mailbox)
+        .join(CampaignMailbox)
+        .where(CampaignMailbox.campaign_id == campaign_id, Mailbox.active)
+        .order_by(Mailbox.id)
+    ).first()
+
+
+def queue_notice(
+    session: Session, campaign_id: int, to_address: str, subject: str, body: str, now: datetime
+) -> Message | None:
+    """An email to one of our own users (say, a lost link), from the campaign's mailbox; None
+    when the campaign has no mailbox, and then the activity log is the only alert."""
+    mailbox = campaign_mailbox(session, campaign_id)
+    if mailbox is None or not to_address:
+        return None
+    message = Message(
+        direction=Direction.OUTBOUND,
+        status=MessageStatus.QUEUED,
+        message_id=new_message_id(mailbox.email),
+        mailbox_id=mailbox.id,
+        from_address=mailbox.email,
+        to_address=to_address,
+        subject=subject,
+        body_text=body,
+        scheduled_at=now,
+        created_at=now,
+    )
+    session.add(message)
+    return message
+
+
+def owner_email(session: Session, prospect: Prospect) -> str:
+    """Who hears about a prospect's links: its owner, else the campaign's."""
+    owner_id = prospect.owner_id or session.get(Campaign, prospect.campaign_id).owner_id
+    owner = session.get(User, owner_id) if owner_id else None
+    return owner.email if owner else ""
+
+
+def remind_expiring(session: Session, now: datetime) -> int:
+    """The 7- and 2-day reminders before paid or time-limited links expire; each goes out
+    once, as an activity and an email to the owner."""
+    today = now.date()
+    soon = today + timedelta(days=max(EXPIRY_REMINDER_DAYS))
+    placements = session.exec(
+        select(Placement).where(
+            col(Placement.expires_on).is_not(None),
+            col(Placement.expires_on) >= today,
+            col(Placement.expires_on) <= soon,
+        )
+    ).all()
+    sent = 0
+    for placement in placements:
+        due = expiry_reminders_due(placement.expires_on, today, set(placement.reminders_sent))
+        if not due:
+            continue
+        placement.reminders_sent = sorted({*placement.reminders_sent, *due})
+        prospect = session.get(Prospect, placement.prospect_id)
+        days = (placement.expires_on - today).days
+        summary = f"Link on {placement.page_url} expires on {placement.expires_on} ({days} days)"
+        _log(session, "placement.expiring", summary, prospect, now)
+        queue_notice(
+            session,
+            prospect.campaign_id,
+            owner_email(session, prospect),
+            f"[outreach] {summary}",
+            f"{summary}.\nRenew it with the site, or plan its replacement.\n",
+            now,
+        )
+        sent += 1
+    session.commit()
+    return sent

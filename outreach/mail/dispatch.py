@@ -304,7 +304,10 @@ def _ready_to_send(
 ) -> bool:
     """Check again, just before sending: the sequence may have stopped, the address may have
     opted out, or the recipient's sending window may have closed since the email was queued.
-    One query reads all of it fresh: another process may have changed any of it."""
+    One query reads all of it fresh: another process may have changed any of it. A notice to
+    a user of the app (no prospect) is sent as it is."""
+    if message.prospect_id is None:
+        return True
     state = session.exec(
         select(
             Prospect.stage,
@@ -330,7 +333,7 @@ def _ready_to_send(
         _cancel(message, f"sequence stopped: {why}", counts)
         return False
     stop = stop_reason_for(
-        stage=stage,
+        stage=stage if message.enrolment_id is not None else None,
         do_not_contact=dnc,
         suppressed=suppression_hit(session, message.to_address),
         email=message.to_address,
@@ -400,6 +403,8 @@ def _deliver(
     counts: Counter[str],
 ) -> bool:
     """Send one claimed email; False when the connection is no longer usable."""
+    # Outreach carries an opt-out; a notice to one of our own users does not.
+    outreach = message.prospect_id is not None
     token = unsubscribe_token(ctx.secret_key, message.to_address)
     email = build_email(
         message_id=message.message_id,
@@ -410,8 +415,8 @@ def _deliver(
         body=message.body_text,
         in_reply_to=message.in_reply_to,
         references=message.references,
-        unsubscribe_url=unsubscribe_url(ctx.public_url, token),
-        unsubscribe_mailto=unsubscribe_mailto(mailbox.email, token),
+        unsubscribe_url=unsubscribe_url(ctx.public_url, token) if outreach else "",
+        unsubscribe_mailto=unsubscribe_mailto(mailbox.email, token) if outreach else "",
         date=now,
     )
     try:
@@ -467,6 +472,8 @@ def _record_sent(
         return
     counts["sent"] += 1
     log.info("sent %s to %s from %s", message.message_id, message.to_address, mailbox.email)
+    if message.prospect_id is None:
+        return
     prospect = session.get(Prospect, message.prospect_id)
     move_stage(session, prospect, MoveReason.EMAIL_SENT, at=now)
     domain = session.get(Domain, prospect.domain_id)

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from outreach.links.checking import check_settings, link_fetcher
 from outreach.links.fetch import PageFetcher
-from outreach.links.services import CheckSettings, run_due_checks
+from outreach.links.services import CheckSettings, remind_expiring, run_due_checks
 from outreach.mail.dispatch import MailContext, queue_due_steps, send_due_messages
 from outreach.mail.inbox import poll_mailboxes
 
@@ -55,13 +55,18 @@ def link_checks(app: Flask) -> LinkChecks:
 def run_due(
     engine: Engine, ctx: MailContext, now: datetime, links: LinkChecks | None = None
 ) -> dict[str, Any]:
-    """Replies first, so that a sequence answered since the last pass sends nothing more.
-    Without `links`, placements are not checked (tests of the mail engine alone)."""
+    """Replies first, so that a sequence answered since the last pass sends nothing more;
+    link checks before sending, so that their alerts go out in the same pass. Without
+    `links`, placements are not checked (tests of the mail engine alone)."""
     inbox = poll_mailboxes(engine, ctx, now)
+    checks: Counter[str] = Counter()
+    if links:
+        checks = run_due_checks(engine, links.fetcher, now, links.settings)
+        with Session(engine) as session:
+            checks["expiry_reminders"] = remind_expiring(session, now)
     with Session(engine) as session:
         steps = queue_due_steps(session, ctx, now)
     sending = send_due_messages(engine, ctx, now)
-    checks = run_due_checks(engine, links.fetcher, now, links.settings) if links else Counter()
     received = Counter(
         {k: v for k, v in inbox.items() if k not in ("mailboxes_polled", "poll_errors")}
     )
@@ -78,4 +83,5 @@ def run_due(
         "links_live": checks["live"],
         "links_unknown": checks["unknown"],
         "links_lost": checks["lost"],
+        "links_expiry_reminders": checks["expiry_reminders"],
     }

@@ -52,13 +52,14 @@ class SuppressionHit(enum.Enum):
 
 def stop_reason_for(
     *,
-    stage: Stage,
+    stage: Stage | None,
     do_not_contact: bool,
     suppressed: SuppressionHit,
     email: str | None,
     email_status: EmailStatus,
 ) -> StopReason | None:
-    """Why the next step of a sequence must not go out, or None when it may."""
+    """Why an email to a prospect must not go out, or None when it may. `stage` is None for a
+    one-off email written by hand (a reclaim after a lost link), which any stage allows."""
     if stage in STAGES_THAT_STOP:
         return StopReason.STAGE_MOVED
     if do_not_contact:
