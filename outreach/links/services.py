@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -146,7 +147,7 @@ def verify(session: Session, page: FetchedPage, placement: Placement) -> CheckRe
 class CheckSettings:
     intervals: CheckIntervals
     workers: int
-    batch: int = 500
+    batch: int = 200
 
 
 def record_check(
@@ -199,6 +200,8 @@ def record_check(
     placement.next_check_at = next_check_at(
         change.status, change.consecutive_failures, now, intervals, rng
     )
+    if not (change.went_live or change.was_lost or change.came_back):
+        return check
     prospect = session.get(Prospect, placement.prospect_id)
     if change.went_live:
         placement.first_live_at = now
@@ -286,30 +289,70 @@ def run_due_checks(
     engine: Engine, fetcher: PageFetcher, now: datetime, settings: CheckSettings
 ) -> Counter[str]:
     """Check every placement that is due, fetching concurrently, storing each result.
-    Counts the checks, and the placements that became live, unknown or lost."""
+    Counts the checks, and the placements that became live, unknown or lost.
+
+    Pipelined: while one batch's results are verified and stored, the next batch is already
+    being fetched."""
     counts: Counter[str] = Counter()
     lease = timedelta(minutes=10)
-    while True:
-        with Session(engine, expire_on_commit=False) as session:
-            ids = claim_due_placements(session, now, settings.batch, lease)
-            if not ids:
+    with ThreadPoolExecutor(1, thread_name_prefix="link-batch") as prefetch:
+        waiting: tuple[list[tuple[int, str]], Future[list[FetchedPage]]] | None = None
+        while True:
+            with Session(engine) as session:
+                claimed = _claimed_pages(session, now, settings.batch, lease)
+            fetching = None
+            if claimed:
+                urls = [url for _, url in claimed]
+                fetching = (claimed, prefetch.submit(fetch_many, fetcher, urls, settings.workers))
+            if waiting is not None:
+                batch, pages = waiting
+                counts.update(_store_checks(engine, batch, pages.result(), now, settings))
+            if fetching is None:
                 return counts
-            placements = list(session.exec(select(Placement).where(col(Placement.id).in_(ids))))
-            pages = fetch_many(fetcher, [p.page_url for p in placements], settings.workers)
-            for placement, page in zip(placements, pages, strict=True):
-                before = placement.status
-                record_check(
-                    session,
-                    placement,
-                    verify(session, page, placement),
-                    now,
-                    settings.intervals,
-                    _JITTER,
-                )
-                counts["checked"] += 1
-                if placement.status is not before:
-                    counts[placement.status.value] += 1
-            session.commit()
+            waiting = fetching
+
+
+def _claimed_pages(
+    session: Session, now: datetime, limit: int, lease: timedelta
+) -> list[tuple[int, str]]:
+    ids = claim_due_placements(session, now, limit, lease)
+    if not ids:
+        return []
+    return list(
+        session.exec(
+            select(Placement.id, Placement.page_url)
+            .where(col(Placement.id).in_(ids))
+            .order_by(Placement.id)
+        ).all()
+    )
+
+
+def _store_checks(
+    engine: Engine,
+    batch: list[tuple[int, str]],
+    pages: list[FetchedPage],
+    now: datetime,
+    settings: CheckSettings,
+) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    ids = [placement_id for placement_id, _ in batch]
+    with Session(engine) as session:
+        placements = {
+            p.id: p for p in session.exec(select(Placement).where(col(Placement.id).in_(ids)))
+        }
+        # Loaded together, so that a check that moves a prospect needs no query of its own.
+        prospect_ids = {placement.prospect_id for placement in placements.values()}
+        session.exec(select(Prospect).where(col(Prospect.id).in_(prospect_ids))).all()
+        for placement_id, page in zip(ids, pages, strict=True):
+            placement = placements[placement_id]
+            before = placement.status
+            result = verify(session, page, placement)
+            record_check(session, placement, result, now, settings.intervals, _JITTER)
+            counts["checked"] += 1
+            if placement.status is not before:
+                counts[placement.status.value] += 1
+        session.commit()
+    return counts
 
 
 def set_toxic(session: Session, placement: Placement, toxic: bool, actor: User) -> None:

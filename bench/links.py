@@ -1,0 +1,307 @@
+"""Benchmark: placements verified per second, end to end, beside a bare httpx loop.
+
+    .venv/bin/python bench/links.py                    # SQLite, 2,000 placements
+    .venv/bin/python bench/links.py --placements 5000 --postgres postgresql+psycopg://postgres@127.0.0.1/postgres
+
+A local static site is served by Debian's nginx (`apt-get install nginx-light`) on every
+127.0.0.x address, so that the checker's per-host politeness (2 at a time per host) spreads
+over 32 hosts as it would over real sites. "End to end" is what the scheduler does: claim the
+due placements, fetch each page through the SSRF-guarded fetcher, verify it, store the check
+and the placement's new status. The baseline fetches the same pages with one httpx client and
+a thread pool of the same size, and finds the links with the same HTML parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from prospects import drop_database, fresh_database, generate_csv, setup  # noqa: E402
+
+HOSTS = 32
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+NGINX_CONFIG = """
+daemon off;
+worker_processes 2;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/tmp;
+    proxy_temp_path {dir}/tmp;
+    fastcgi_temp_path {dir}/tmp;
+    uwsgi_temp_path {dir}/tmp;
+    scgi_temp_path {dir}/tmp;
+    types {{ text/html html; }}
+    keepalive_requests 100000;
+    server {{
+        listen {port};
+        root {dir}/site;
+    }}
+}}
+"""
+
+
+def write_site(directory: Path, pages: int, seed: int = 11) -> None:
+    """Blog posts of about 20 KB with a hundred links; most link to the client somewhere."""
+    rng = random.Random(seed)  # noqa: S311  (sample data)
+    directory.mkdir(parents=True)
+    filler = " ".join(["Balcony tomatoes need sun, water and patience."] * 6)
+    for n in range(pages):
+        links = [
+            f'<li><a href="https://site{rng.randint(0, 9999)}.example/post/{k}">Post {k}</a></li>'
+            for k in range(100)
+        ]
+        kind = n % 10
+        if kind < 7:
+            links.insert(
+                rng.randint(0, 99), '<li><a href="https://www.client.example/guide/">guide</a></li>'
+            )
+        elif kind < 9:
+            links.insert(
+                rng.randint(0, 99),
+                '<li><a rel="nofollow" href="https://client.example/guide">guide</a></li>',
+            )
+        paragraphs = "".join(f"<p>{filler}</p>" for _ in range(20))
+        (directory / f"{n}.html").write_text(
+            f'<!doctype html><html><head><meta charset="utf-8"><title>Post {n}</title></head>'
+            f"<body><article>{paragraphs}<ul>{''.join(links)}</ul></article></body></html>"
+        )
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_nginx(workdir: Path, pages: int) -> tuple[subprocess.Popen[bytes], int]:
+    nginx = shutil.which("nginx", path="/usr/sbin:/usr/bin:/usr/local/sbin")
+    if nginx is None:
+        sys.exit("bench/links.py needs Debian's nginx: apt-get install nginx-light")
+    (workdir / "tmp").mkdir(parents=True)
+    write_site(workdir / "site", pages)
+    # nginx's workers run as nobody: they must be able to walk to the pages.
+    for folder in (workdir.parent, workdir, workdir / "site"):
+        folder.chmod(0o755)
+    port = free_port()
+    config = workdir / "nginx.conf"
+    config.write_text(NGINX_CONFIG.format(dir=workdir, port=port))
+    process = subprocess.Popen([nginx, "-c", str(config)])  # noqa: S603  (our own config)
+    import httpx
+
+    for _ in range(100):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/0.html", timeout=1)
+            return process, port
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.terminate()
+    sys.exit(f"nginx did not start; see {workdir / 'error.log'}")
+
+
+def page_urls(port: int, pages: int) -> list[str]:
+    return [f"http://127.0.0.{1 + n % HOSTS}:{port}/{n}.html" for n in range(pages)]
+
+
+def add_placements(
+    app: object, campaign_id: int, owner_id: int, urls: list[str], workdir: Path
+) -> None:
+    """Prospects through the import, then one placement each, all due now."""
+    import sqlalchemy as sa
+    from sqlmodel import Session, select
+
+    from outreach.links.models import Placement
+    from outreach.prospects.importing import read_rows, sniff_layout, suggest_mapping
+    from outreach.prospects.imports import import_rows
+    from outreach.prospects.models import Prospect
+
+    csv_path = workdir / "prospects.csv"
+    generate_csv(csv_path, len(urls), seed=5, prefix="l")
+    engine = app.extensions["outreach"].engine
+    with Session(engine) as session, csv_path.open("rb") as stream:
+        layout = sniff_layout(stream)
+        import_rows(
+            session, campaign_id, owner_id, read_rows(stream, layout, suggest_mapping(layout))
+        )
+    with Session(engine) as session:
+        ids = list(session.exec(select(Prospect.id).order_by(Prospect.id).limit(len(urls))))
+        session.execute(
+            sa.insert(Placement),
+            [
+                {
+                    "prospect_id": prospect_id,
+                    "page_url": url,
+                    "target": "domain:client.example",
+                    "expected_anchor": "",
+                    "expected_rel": "follow",
+                    "link_type": "guest_post",
+                    "paid": False,
+                    "toxic": False,
+                    "status": "promised",
+                    "last_verdict": "",
+                    "next_check_at": NOW,
+                    "consecutive_failures": 0,
+                    "reminders_sent": [],
+                    "created_at": NOW,
+                }
+                for prospect_id, url in zip(ids, urls, strict=True)
+            ],
+        )
+        session.commit()
+
+
+def child_check(url: str, now: str, workers: int) -> None:
+    """One checker process, as a scheduler process runs it; starts on "go" from stdin."""
+    from outreach import create_app
+    from outreach.config import Settings
+    from outreach.links.checking import check_intervals
+    from outreach.links.fetch import PageFetcher
+    from outreach.links.services import CheckSettings, run_due_checks
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(Settings(database_url=url, instance_path=Path(tmp), secret_key="b" * 40))
+        settings = CheckSettings(intervals=check_intervals(app), workers=workers)
+        with PageFetcher(allow_private=True) as fetcher:
+            print("ready", flush=True)
+            sys.stdin.readline()
+            counts = run_due_checks(
+                app.extensions["outreach"].engine, fetcher, datetime.fromisoformat(now), settings
+            )
+        print(json.dumps({"checked": counts["checked"]}), flush=True)
+
+
+def child_bare(urls_file: str, workers: int) -> None:
+    urls = Path(urls_file).read_text().split()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    found, _ = time_bare_httpx(urls, workers)
+    print(json.dumps({"checked": len(urls), "found": found}), flush=True)
+
+
+def in_processes(commands: list[list[str]]) -> tuple[int, float]:
+    """Start the processes, wait until each is ready, let them go together, time until the
+    last is done; returns the total count they report."""
+    children = [
+        subprocess.Popen(  # noqa: S603  (this script)
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
+        )
+        for command in commands
+    ]
+    for child in children:
+        assert child.stdout.readline().strip() == "ready"
+    start = time.perf_counter()
+    for child in children:
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    total = 0
+    for child in children:
+        out, _ = child.communicate()
+        total += json.loads(out.strip().splitlines()[-1])["checked"]
+    return total, time.perf_counter() - start
+
+
+def time_checkers(url: str, now: datetime, workers: int, processes: int) -> tuple[int, float]:
+    command = [sys.executable, __file__, "--child-check", url, now.isoformat(), str(workers)]
+    return in_processes([command] * processes)
+
+
+def time_bare_processes(urls: list[str], workers: int, processes: int, workdir: Path) -> float:
+    commands = []
+    for shard in range(processes):
+        path = workdir / f"urls-{shard}.txt"
+        path.write_text("\n".join(urls[shard::processes]))
+        commands.append([sys.executable, __file__, "--child-bare", str(path), str(workers)])
+    return in_processes(commands)[1]
+
+
+def time_bare_httpx(urls: list[str], workers: int) -> tuple[int, float]:
+    """The floor: fetch and find the links, nothing checked, nothing stored."""
+    import httpx
+    from selectolax.lexbor import LexborHTMLParser
+
+    def fetch_and_parse(client: httpx.Client, url: str) -> int:
+        response = client.get(url)
+        return sum(
+            "client.example" in (node.attrs.get("href") or "")
+            for node in LexborHTMLParser(response.content).css("a[href]")
+        )
+
+    limits = httpx.Limits(max_connections=workers * 2, max_keepalive_connections=workers * 2)
+    start = time.perf_counter()
+    with httpx.Client(limits=limits) as client, ThreadPoolExecutor(workers) as pool:
+        found = sum(1 for links in pool.map(lambda u: fetch_and_parse(client, u), urls) if links)
+    return found, time.perf_counter() - start
+
+
+def run(engine_name: str, base_url: str | None, placements: int, workers: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        nginx, port = start_nginx(workdir / "www", placements)
+        url = fresh_database(base_url, workdir)
+        try:
+            urls = page_urls(port, placements)
+            app, campaign_id, owner_id, _, _ = setup(url, workdir)
+            add_placements(app, campaign_id, owner_id, urls, workdir)
+            app.extensions["outreach"].engine.dispose()
+            print(
+                f"\n== {engine_name}: {placements:,} placements on {HOSTS} local hosts "
+                f"(nginx), {workers} threads per process"
+            )
+            print(f"{'':<50} {'pages/s':>8} {'vs bare':>8}")
+            for processes, label, day in (
+                (1, "first checks (promised -> live)", 0),
+                (1, "re-checks of live links", 9),
+                (2, "re-checks of live links", 18),
+            ):
+                bare = placements / time_bare_processes(urls, workers, processes, workdir)
+                checked, seconds = time_checkers(url, NOW + timedelta(days=day), workers, processes)
+                assert checked == placements, (checked, placements)
+                rate = checked / seconds
+                print(f"{f'bare httpx fetch + parse, {processes} process(es)':<50} {bare:>8,.0f}")
+                print(
+                    f"{f'{label}, {processes} process(es)':<50} {rate:>8,.0f} {rate / bare:>8.2f}"
+                )
+        finally:
+            nginx.terminate()
+            nginx.wait()
+            drop_database(url)
+
+
+def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--child-check":
+        child_check(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
+    if len(sys.argv) == 4 and sys.argv[1] == "--child-bare":
+        child_bare(sys.argv[2], int(sys.argv[3]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--placements", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--postgres", help="a PostgreSQL URL whose server may create databases")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_sqlite:
+        run("SQLite", None, args.placements, args.workers)
+    if args.postgres:
+        run("PostgreSQL", args.postgres, args.placements, args.workers)
+
+
+if __name__ == "__main__":
+    main()
