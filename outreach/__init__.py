@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from outreach.campaigns import api as campaigns_api
     from outreach.campaigns import views as campaigns_views
     from outreach.links import api as links_api
+    from outreach.links import views as links_views
     from outreach.mail import api as mail_api
     from outreach.mail import inbox_views, mailbox_views, public_views, sequence_views
     from outreach.mail import views as mail_views
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.register_blueprint(mailbox_views.bp)
     app.register_blueprint(sequence_views.bp)
     app.register_blueprint(inbox_views.bp)
+    app.register_blueprint(links_views.bp)
     app.register_blueprint(public_views.bp)
     csrf.exempt(public_views.bp)
     api_core.init_app(app)

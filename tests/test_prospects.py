@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -386,6 +387,8 @@ class TestPages:
         assert 'value="bo@"' in text
         assert 'value="Bo"' in text
         assert "is not a valid email address" in text
+        # The Details form beside it still shows the saved values, not the refused contact's.
+        assert re.search(r'id="domain_rating"[^>]*value="50"', text)
         client.post(
             f"{url}/contacts",
             data={

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from math import ceil
 from typing import Any
 
@@ -27,11 +27,12 @@ from sqlmodel import select
 from werkzeug.datastructures import MultiDict
 
 from outreach.api.core import field_errors
-from outreach.auth.models import User
+from outreach.auth.models import Role, User
 from outreach.campaigns.models import Campaign, ContentAsset
 from outreach.campaigns.views import campaign_or_404
 from outreach.db import db_session
-from outreach.links.models import Placement
+from outreach.links.ledger import placement_cards
+from outreach.links.models import LinkType, Rel
 from outreach.mail.models import Sequence
 from outreach.mail.sequence_views import enrolment_cards
 from outreach.mail.sequences import enrol, list_sequences
@@ -424,7 +425,10 @@ def change_stage(prospect_id: int) -> Response | tuple[Response, int]:
 
 
 def _show(
-    prospect: Prospect, errors: dict[str, str] | None = None, status: int = 200
+    prospect: Prospect,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    placement_values: Mapping[str, Any] | None = None,
 ) -> tuple[str, int]:
     session = db_session()
     domain = session.get(Domain, prospect.domain_id)
@@ -433,7 +437,6 @@ def _show(
         select(Contact).where(Contact.domain_id == domain.id).order_by(Contact.id)
     ).all()
     assets = session.exec(select(ContentAsset).where(ContentAsset.campaign_id == campaign.id)).all()
-    placements = session.exec(select(Placement).where(Placement.prospect_id == prospect.id)).all()
     return (
         render_template(
             "prospects/show.html",
@@ -445,7 +448,12 @@ def _show(
             user_options=[(str(u.id), u.display_name) for u in _users()],
             asset_options=[(str(a.id), a.title) for a in assets],
             asset=session.get(ContentAsset, prospect.asset_id) if prospect.asset_id else None,
-            placements=placements,
+            placements=placement_cards(session, prospect.id),
+            placement_values=placement_values or _placement_defaults(prospect, campaign),
+            placement_form_open=placement_values is not None,
+            link_types=[(t.value, t.value.replace("_", " ").capitalize()) for t in LinkType],
+            rels=[(r.value, r.value) for r in Rel],
+            sees_money=current_user.has_role(Role.ADMIN, Role.MANAGER),
             tags=tags_of(session, [prospect.id])[prospect.id],
             owner=session.get(User, prospect.owner_id) if prospect.owner_id else None,
             history=domain_history(session, domain.name, exclude_campaign_id=campaign.id),
@@ -455,10 +463,31 @@ def _show(
             labels=STAGE_LABELS,
             stages=BOARD_COLUMNS,
             errors=errors or {},
-            values=request.form if request.method == "POST" else {},
+            values=request.form if request.method == "POST" and placement_values is None else {},
+            # Only a refused Details form shows what was typed there; after any other form the
+            # Details keep the saved values, so saving them next loses nothing.
+            details_values=request.form if request.endpoint == "prospects.edit" else None,
         ),
         status,
     )
+
+
+def _placement_defaults(prospect: Prospect, campaign: Campaign) -> dict[str, Any]:
+    """The add-placement form before anything is typed: the asset pitched, and the link type
+    the campaign is about when there is one."""
+    kinds = {t.value for t in LinkType}
+    kind = campaign.kind.value
+    return {
+        "placement_asset_id": prospect.asset_id,
+        "placement_expected_rel": Rel.FOLLOW.value,
+        "placement_link_type": kind if kind in kinds else LinkType.OTHER.value,
+    }
+
+
+def placement_refused(prospect: Prospect, errors: dict[str, str]) -> tuple[str, int]:
+    """The prospect page again when the Links card's add-placement form (links.new_placement)
+    was refused: what was typed stays, the details form keeps the saved values."""
+    return _show(prospect, errors, 422, placement_values=request.form)
 
 
 @bp.get("/prospects/<int:prospect_id>")

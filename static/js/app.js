@@ -14,3 +14,19 @@ document.addEventListener("change", (event) => {
     row.checked = box.checked;
   }
 });
+
+// A form with data-busy shows that text on its button while the request runs ("Check now"
+// fetches a page, which can take seconds) and is not sent a second time meanwhile.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.dataset.busy) return;
+  if (form.dataset.sending) {
+    event.preventDefault();
+    return;
+  }
+  form.dataset.sending = "1";
+  if (event.submitter instanceof HTMLButtonElement) {
+    event.submitter.setAttribute("aria-disabled", "true");
+    event.submitter.textContent = form.dataset.busy;
+  }
+});
