@@ -8,6 +8,7 @@ from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -23,6 +24,7 @@ from outreach.links.monitor import (
     EXPIRY_REMINDER_DAYS,
     Agreement,
     CheckIntervals,
+    StatusChange,
     expiry_reminders_due,
     mismatches,
     next_check_at,
@@ -150,6 +152,57 @@ class CheckSettings:
     batch: int = 200
 
 
+def evaluate_check(
+    placement: Placement,
+    result: CheckResult,
+    now: datetime,
+    intervals: CheckIntervals,
+    rng: random.Random,
+) -> tuple[dict[str, Any], dict[str, Any], StatusChange]:
+    """What one check stores (the check row's values), what it changes on the placement, and
+    the status change with its events. Nothing is written."""
+    verdict = result.verdict
+    agreement = Agreement(
+        placement.expected_anchor, placement.expected_rel, placement.paid, placement.link_type
+    )
+    check_values = {
+        **verdict.as_json(),
+        # Bounded like the columns: an unclosed <a> can swallow a whole page as its text.
+        "final_url": verdict.final_url[:2048],
+        "anchor_text": verdict.anchor_text[:2000],
+        "canonical": verdict.canonical[:2048],
+        "placement_id": placement.id,
+        "checked_at": now,
+        "mismatches": mismatches(
+            agreement,
+            verdict.verdict,
+            verdict.rel,
+            verdict.anchor_text,
+            placement.page_url,
+            verdict.final_url or placement.page_url,
+        )
+        + result.citation_problems,
+    }
+    change = next_status(
+        placement.status,
+        placement.consecutive_failures,
+        outcome_of(verdict.verdict),
+        ever_live=placement.first_live_at is not None,
+    )
+    changes: dict[str, Any] = {
+        "status": change.status,
+        "consecutive_failures": change.consecutive_failures,
+        "last_verdict": verdict.verdict,
+        "last_checked_at": now,
+        "next_check_at": next_check_at(
+            change.status, change.consecutive_failures, now, intervals, rng
+        ),
+    }
+    if change.went_live:
+        changes["first_live_at"] = now
+    return check_values, changes, change
+
+
 def record_check(
     session: Session,
     placement: Placement,
@@ -161,50 +214,22 @@ def record_check(
 ) -> PlacementCheck:
     """Store one check and apply what it means: live, lost, back, and when to look again.
     The caller commits."""
-    verdict = result.verdict
-    agreement = Agreement(
-        placement.expected_anchor, placement.expected_rel, placement.paid, placement.link_type
-    )
-    check = PlacementCheck(
-        placement_id=placement.id,
-        checked_at=now,
-        **{
-            **verdict.as_json(),
-            # Bounded like the columns: an unclosed <a> can swallow a whole page as its text.
-            "final_url": verdict.final_url[:2048],
-            "anchor_text": verdict.anchor_text[:2000],
-            "canonical": verdict.canonical[:2048],
-        },
-        mismatches=mismatches(
-            agreement,
-            verdict.verdict,
-            verdict.rel,
-            verdict.anchor_text,
-            placement.page_url,
-            verdict.final_url or placement.page_url,
-        )
-        + result.citation_problems,
-        duration_ms=duration_ms,
-    )
+    check_values, changes, change = evaluate_check(placement, result, now, intervals, rng)
+    check = PlacementCheck(**check_values, duration_ms=duration_ms)
     session.add(check)
-    change = next_status(
-        placement.status,
-        placement.consecutive_failures,
-        outcome_of(verdict.verdict),
-        ever_live=placement.first_live_at is not None,
-    )
-    placement.status = change.status
-    placement.consecutive_failures = change.consecutive_failures
-    placement.last_verdict = verdict.verdict
-    placement.last_checked_at = now
-    placement.next_check_at = next_check_at(
-        change.status, change.consecutive_failures, now, intervals, rng
-    )
+    for name, value in changes.items():
+        setattr(placement, name, value)
+    _apply_events(session, placement, change, result.verdict, now)
+    return check
+
+
+def _apply_events(
+    session: Session, placement: Placement, change: StatusChange, verdict: Verdict, now: datetime
+) -> None:
     if not (change.went_live or change.was_lost or change.came_back):
-        return check
+        return
     prospect = session.get(Prospect, placement.prospect_id)
     if change.went_live:
-        placement.first_live_at = now
         move_stage(session, prospect, MoveReason.LINK_LIVE, at=now)
         _log(session, "placement.live", f"Link live on {placement.page_url}", prospect, now)
     if change.was_lost:
@@ -226,7 +251,6 @@ def record_check(
     if change.came_back:
         move_stage(session, prospect, MoveReason.LINK_LIVE, at=now)
         _log(session, "placement.back", f"Link back on {placement.page_url}", prospect, now)
-    return check
 
 
 def _log(session: Session, kind: str, summary: str, prospect: Prospect, now: datetime) -> None:
@@ -343,14 +367,26 @@ def _store_checks(
         # Loaded together, so that a check that moves a prospect needs no query of its own.
         prospect_ids = {placement.prospect_id for placement in placements.values()}
         session.exec(select(Prospect).where(col(Prospect.id).in_(prospect_ids))).all()
+        # Checks that change nothing but dates are the usual case: written in bulk.
+        check_rows: list[dict[str, Any]] = []
+        placement_rows: list[dict[str, Any]] = []
         for placement_id, page in zip(ids, pages, strict=True):
             placement = placements[placement_id]
-            before = placement.status
             result = verify(session, page, placement)
-            record_check(session, placement, result, now, settings.intervals, _JITTER)
+            values, changes, change = evaluate_check(
+                placement, result, now, settings.intervals, _JITTER
+            )
             counts["checked"] += 1
-            if placement.status is not before:
-                counts[placement.status.value] += 1
+            if change.status is not placement.status:
+                counts[change.status.value] += 1
+            if change.went_live or change.was_lost or change.came_back:
+                record_check(session, placement, result, now, settings.intervals, _JITTER)
+            else:
+                check_rows.append(values)
+                placement_rows.append({"id": placement_id, **changes})
+        if check_rows:
+            session.execute(sa.insert(PlacementCheck), check_rows)
+            session.execute(sa.update(Placement), placement_rows)
         session.commit()
     return counts
 
