@@ -141,8 +141,10 @@ class Verdict:
         }
 
 
+@lru_cache(maxsize=4096)
 def parse_target(text: str) -> Target:
-    """A placement target: "https://client.example/page" or "domain:client.example"."""
+    """A placement target: "https://client.example/page" or "domain:client.example".
+    Cached: a campaign's placements share a handful of targets."""
     value = text.strip()
     if not value:
         raise TargetError(
