@@ -293,7 +293,9 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--placements", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument(
+        "--workers", type=int, default=8, help="threads per process (local pages answer at once)"
+    )
     parser.add_argument("--postgres", help="a PostgreSQL URL whose server may create databases")
     parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
