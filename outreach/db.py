@@ -114,3 +114,41 @@ def close_db_session(_exc: BaseException | None = None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
+
+
+def claim_rows(
+    session: Session,
+    model: type[SQLModel],
+    condition: sa.ColumnElement[bool],
+    order_by: tuple[Any, ...],
+    limit: int,
+    values: dict[str, Any],
+) -> list[int]:
+    """Take up to `limit` rows matching `condition` for this process, and commit the claim.
+
+    Several processes may claim at once: PostgreSQL skips rows another is locking
+    (`FOR UPDATE SKIP LOCKED`), and on both engines the update repeats the condition, so a
+    row another process changed in between is not taken twice."""
+    table_id = model.id  # type: ignore[attr-defined]
+    candidates = list(
+        session.exec(
+            sa.select(table_id)
+            .where(condition)
+            .order_by(*order_by)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).scalars()
+    )
+    if not candidates:
+        session.rollback()
+        return []
+    claimed = session.execute(
+        sa.update(model)
+        .where(table_id.in_(candidates), condition)
+        .values(**values)
+        .returning(table_id)
+        .execution_options(synchronize_session=False)
+    ).scalars()
+    result = sorted(claimed)
+    session.commit()
+    return result

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from outreach.activity.services import record_activity
 from outreach.auth.models import User
 from outreach.campaigns.models import Campaign, Client, ContentAsset
+from outreach.db import claim_rows
 from outreach.links.citations import Nap, nap_mismatches, page_text
 from outreach.links.fetch import PageFetcher, fetch_many
 from outreach.links.models import LinkType, Placement, PlacementCheck
@@ -283,30 +284,14 @@ def claim_due_placements(
     """Take due placements for this worker: their next check moves a lease ahead, so another
     worker skips them, and a worker that dies leaves them due again when the lease ends."""
     due = sa.and_(col(Placement.next_check_at).is_not(None), col(Placement.next_check_at) <= now)
-    candidates = list(
-        session.exec(
-            select(Placement.id)
-            .where(due)
-            .order_by(Placement.next_check_at, Placement.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+    return claim_rows(
+        session,
+        Placement,
+        due,
+        (Placement.next_check_at, Placement.id),
+        limit,
+        {"next_check_at": now + lease},
     )
-    if not candidates:
-        session.rollback()
-        return []
-    claimed = [
-        row[0]
-        for row in session.execute(
-            sa.update(Placement)
-            .where(col(Placement.id).in_(candidates), due)
-            .values(next_check_at=now + lease)
-            .returning(Placement.id)
-            .execution_options(synchronize_session=False)
-        )
-    ]
-    session.commit()
-    return sorted(claimed)
 
 
 def run_due_checks(

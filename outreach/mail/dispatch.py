@@ -21,6 +21,7 @@ from sqlmodel import Session, col, func, select
 
 from outreach.activity.services import record_activity
 from outreach.campaigns.models import Campaign
+from outreach.db import claim_rows
 from outreach.mail.compose import (
     build_email,
     followup_subject,
@@ -183,36 +184,19 @@ def claim_messages(
     """Take up to `limit` due outbox rows of a mailbox for this worker, and commit the claim."""
     if limit <= 0:
         return []
-    condition = _claimable(mailbox_id, now, lease)
-    candidates = list(
-        session.exec(
-            select(Message.id)
-            .where(condition)
-            .order_by(Message.scheduled_at, Message.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+    return claim_rows(
+        session,
+        Message,
+        _claimable(mailbox_id, now, lease),
+        (Message.scheduled_at, Message.id),
+        limit,
+        {
+            "status": MessageStatus.SENDING,
+            "claimed_by": worker,
+            "claimed_at": now,
+            "attempts": Message.attempts + 1,
+        },
     )
-    if not candidates:
-        session.rollback()
-        return []
-    claimed = [
-        row[0]
-        for row in session.execute(
-            sa.update(Message)
-            .where(col(Message.id).in_(candidates), condition)
-            .values(
-                status=MessageStatus.SENDING,
-                claimed_by=worker,
-                claimed_at=now,
-                attempts=Message.attempts + 1,
-            )
-            .returning(Message.id)
-            .execution_options(synchronize_session=False)
-        )
-    ]
-    session.commit()
-    return sorted(claimed)
 
 
 def mailboxes_with_due_mail(session: Session, now: datetime, lease: timedelta) -> list[int]:
