@@ -355,20 +355,22 @@ def _store_checks(
         # Checks that change nothing but dates are the usual case: written in bulk.
         check_rows: list[dict[str, Any]] = []
         placement_rows: list[dict[str, Any]] = []
-        for placement_id, page in zip(ids, pages, strict=True):
-            placement = placements[placement_id]
-            result = verify(session, page, placement)
-            values, changes, change = evaluate_check(
-                placement, result, now, settings.intervals, _JITTER
-            )
-            counts["checked"] += 1
-            if change.status is not placement.status:
-                counts[change.status.value] += 1
-            if change.went_live or change.was_lost or change.came_back:
-                record_check(session, placement, result, now, settings.intervals, _JITTER)
-            else:
-                check_rows.append(values)
-                placement_rows.append({"id": placement_id, **changes})
+        # One flush at the end: the status events' own queries read nothing this loop wrote.
+        with session.no_autoflush:
+            for placement_id, page in zip(ids, pages, strict=True):
+                placement = placements[placement_id]
+                result = verify(session, page, placement)
+                values, changes, change = evaluate_check(
+                    placement, result, now, settings.intervals, _JITTER
+                )
+                counts["checked"] += 1
+                if change.status is not placement.status:
+                    counts[change.status.value] += 1
+                if change.went_live or change.was_lost or change.came_back:
+                    record_check(session, placement, result, now, settings.intervals, _JITTER)
+                else:
+                    check_rows.append(values)
+                    placement_rows.append({"id": placement_id, **changes})
         if check_rows:
             session.execute(sa.insert(PlacementCheck), check_rows)
             session.execute(sa.update(Placement), placement_rows)
