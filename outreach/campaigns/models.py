@@ -5,11 +5,13 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from outreach.db import (
+    JSONType,
     UTCDateTime,
     created_at_field,
     enum_type,
@@ -94,6 +96,13 @@ class Campaign(SQLModel, table=True):
     ends_on: date | None = None
     # Used for sending windows when a prospect's own time zone is unknown.
     timezone: str = Field(default="UTC", max_length=64)
+    # What a live link is worth, by Domain Rating band and rel (reports.figures.ValueModel);
+    # empty means the default model.
+    value_model: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_type=JSONType,
+        sa_column_kwargs={"server_default": sa.text("'{}'")},
+    )
     owner_id: int | None = Field(
         default=None, foreign_key="users.id", ondelete="SET NULL", index=True
     )

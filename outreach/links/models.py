@@ -68,6 +68,8 @@ class Placement(SQLModel, table=True):
     )
     last_verdict: str = Field(default="", max_length=20)
     first_live_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the link was last found lost; cleared when it comes back. Survival figures use it.
+    lost_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     next_check_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     consecutive_failures: int = 0

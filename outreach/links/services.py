@@ -201,6 +201,10 @@ def evaluate_check(
     }
     if change.went_live:
         changes["first_live_at"] = now
+    if change.was_lost:
+        changes["lost_at"] = now
+    if change.came_back:
+        changes["lost_at"] = None
     return check_values, changes, change
 
 
