@@ -174,6 +174,7 @@ def test_the_monitor_goes_live_then_lost_after_three_failures(
         statuses.append(placement.status)
         moment = placement.next_check_at
     assert statuses == [PlacementStatus.LIVE, PlacementStatus.LIVE, PlacementStatus.LOST]
+    assert placement.lost_at == placement.last_checked_at
     assert session.get(Prospect, prospect_id).stage is Stage.LOST
     alerts = session.exec(select(Activity.summary).where(Activity.kind == "placement.lost")).all()
     assert len(alerts) == 1
@@ -182,7 +183,8 @@ def test_the_monitor_goes_live_then_lost_after_three_failures(
     site.pages["post"] = (200, LINKED)
     due_pass(local_app, moment)
     session.expire_all()
-    assert session.get(Placement, placement_id).status is PlacementStatus.LIVE
+    back = session.get(Placement, placement_id)
+    assert (back.status, back.lost_at) == (PlacementStatus.LIVE, None)
     assert session.get(Prospect, prospect_id).stage is Stage.LINKED
 
 
