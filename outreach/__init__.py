@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from outreach.prospects import api as prospects_api
     from outreach.prospects import import_views
     from outreach.prospects import views as prospects_views
+    from outreach.reports import api as reports_api
 
     auth_views.init_app(app)
     web.init_app(app)
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     api_core.register(app, prospects_api.api)
     api_core.register(app, mail_api.api)
     api_core.register(app, links_api.api)
+    api_core.register(app, reports_api.api)
 
     from outreach.auth.cli import users_cli
     from outreach.cli import serve
