@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from flask import current_app
+
 from outreach.db import utcnow
 
 
@@ -33,3 +35,8 @@ class FixedClock:
 
     def advance(self, delta: timedelta) -> None:
         self._at += delta
+
+
+def app_now() -> datetime:
+    """Now by the running app's clock: what views, the API and the CLI act on."""
+    return current_app.extensions["outreach"].clock.now()

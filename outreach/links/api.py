@@ -9,6 +9,7 @@ from flask import current_app
 from pydantic import BaseModel, ConfigDict, Field
 
 from outreach.api.core import ApiError, Money, api_blueprint, api_user, dump
+from outreach.clock import app_now
 from outreach.db import db_session
 from outreach.links.checking import check_intervals, link_fetcher
 from outreach.links.models import LinkType, Placement, PlacementCheck, PlacementStatus, Rel
@@ -88,10 +89,6 @@ def _placement(placement_id: int) -> Placement:
     return placement
 
 
-def _now() -> datetime:
-    return current_app.extensions["outreach"].clock.now()
-
-
 @api.get(
     "/prospects/<int:prospect_id>/placements",
     responses={200: PlacementList},
@@ -111,7 +108,7 @@ def list_(path: ProspectPath) -> tuple[dict[str, Any], int]:
 def create(path: ProspectPath, body: PlacementInput) -> tuple[dict[str, Any], int]:
     prospect = prospect_or_error(path.prospect_id)
     try:
-        placement = create_placement(db_session(), prospect, body, api_user(), _now())
+        placement = create_placement(db_session(), prospect, body, api_user(), app_now())
     except PlacementRefusedError as exc:
         raise ApiError(422, "validation_error", str(exc), {exc.field: str(exc)}) from None
     return dump(PlacementOut.model_validate(placement), 201)
@@ -145,6 +142,6 @@ def get(path: PlacementPath) -> tuple[dict[str, Any], int]:
 def check(path: PlacementPath) -> tuple[dict[str, Any], int]:
     placement = _placement(path.placement_id)
     result: PlacementCheck = check_now(
-        db_session(), placement, link_fetcher(current_app), _now(), check_intervals(current_app)
+        db_session(), placement, link_fetcher(current_app), app_now(), check_intervals(current_app)
     )
     return dump(CheckOut.model_validate(result))

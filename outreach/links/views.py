@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime
+from datetime import date
 from math import ceil
 from typing import Any
 
@@ -29,6 +29,7 @@ from outreach.api.core import field_errors
 from outreach.auth.models import Role
 from outreach.campaigns.models import Campaign, ContentAsset
 from outreach.campaigns.views import campaign_or_404
+from outreach.clock import app_now
 from outreach.db import db_session
 from outreach.links.checking import check_intervals, link_fetcher
 from outreach.links.ledger import (
@@ -99,12 +100,8 @@ def sees_money() -> bool:
     return current_user.has_role(*MANAGERS)
 
 
-def _now() -> datetime:
-    return current_app.extensions["outreach"].clock.now()
-
-
 def _today() -> date:
-    return _now().date()
+    return app_now().date()
 
 
 def _placement(placement_id: int) -> Placement:
@@ -133,7 +130,7 @@ def new_placement(prospect_id: int) -> tuple[str, int] | Response:
     values["paid"] = bool(request.form.get(FORM_PREFIX + "paid"))
     try:
         data = PlacementInput.model_validate(values)
-        placement = create_placement(session, prospect, data, current_user, _now())
+        placement = create_placement(session, prospect, data, current_user, app_now())
     except ValidationError as exc:
         errors = {FORM_PREFIX + name: message for name, message in field_errors(exc).items()}
         return placement_refused(prospect, errors)
@@ -149,7 +146,7 @@ def check(placement_id: int) -> Response:
     """Fetch the page now and say what was found; back to the page the button was on."""
     placement = _placement(placement_id)
     result = check_now(
-        db_session(), placement, link_fetcher(current_app), _now(), check_intervals(current_app)
+        db_session(), placement, link_fetcher(current_app), app_now(), check_intervals(current_app)
     )
     details = [*result.mismatches, result.error]
     message = f"{placement.page_url}: {verdict_label(result.verdict)}"
@@ -187,7 +184,7 @@ def reclaim(placement_id: int) -> tuple[str, int] | Response:
     subject, body = request.form.get("subject", ""), request.form.get("body", "")
     try:
         message = send_reclaim(
-            session, placement, subject, body, current_user, _now(), mail_context(current_app)
+            session, placement, subject, body, current_user, app_now(), mail_context(current_app)
         )
     except ReclaimRefusedError as exc:
         session.rollback()

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from outreach.api.core import ApiError, api_blueprint, api_user, dump, require_role
 from outreach.auth.models import Role
+from outreach.clock import app_now
 from outreach.db import db_session
 from outreach.mail.mailboxes import (
     MailboxRefusedError,
@@ -225,7 +226,7 @@ def get_sequence_(path: SequencePath) -> tuple[dict[str, Any], int]:
 def update_sequence_(path: SequencePath, body: SequenceInput) -> tuple[dict[str, Any], int]:
     sequence = _sequence(path.sequence_id)
     try:
-        update_sequence(db_session(), sequence, body, api_user(), _clock_now())
+        update_sequence(db_session(), sequence, body, api_user(), app_now())
     except SequenceRefusedError as exc:
         raise _refused(exc) from None
     return dump(sequence_out(sequence))
@@ -241,10 +242,6 @@ class EnrolmentResultOut(BaseModel):
     skipped: list[Skipped]
 
 
-def _clock_now() -> datetime:
-    return current_app.extensions["outreach"].clock.now()
-
-
 @api.post(
     "/sequences/<int:sequence_id>/enrol",
     responses={200: EnrolmentResultOut},
@@ -252,7 +249,7 @@ def _clock_now() -> datetime:
 )
 def enrol_(path: SequencePath, body: EnrolInput) -> tuple[dict[str, Any], int]:
     sequence = _sequence(path.sequence_id)
-    result = enrol(db_session(), sequence, body.prospect_ids, api_user(), _clock_now())
+    result = enrol(db_session(), sequence, body.prospect_ids, api_user(), app_now())
     return dump(EnrolmentResultOut.model_validate(result.as_json()))
 
 

@@ -10,6 +10,7 @@ from cryptography.fernet import Fernet
 from flask import current_app
 from flask.cli import AppGroup
 
+from outreach.clock import app_now
 from outreach.db import get_engine
 from outreach.mail.runner import link_checks, mail_context, run_due
 
@@ -38,7 +39,7 @@ def _instant(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
 def run_due_command(now: datetime | None) -> None:
     """Run one pass of everything due (inbox polls, queued steps, sends, link checks); print a
     JSON summary."""
-    clock_now = now or current_app.extensions["outreach"].clock.now()
+    clock_now = now or app_now()
     summary = run_due(get_engine(), mail_context(current_app), clock_now, link_checks(current_app))
     click.echo(json.dumps(summary))
 

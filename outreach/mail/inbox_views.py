@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import ceil
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from outreach.clock import app_now
 from outreach.db import db_session
 from outreach.mail.inbox import inbox_counts, list_inbound, mark_handled
 from outreach.mail.models import Direction, InboundKind, Message
@@ -82,7 +83,7 @@ def handled(message_id: int) -> str | Response:
     if message is None or message.direction is not Direction.INBOUND:
         abort(404, f"There is no received message {message_id}.")
     if message.handled_at is None:
-        mark_handled(session, message, current_app.extensions["outreach"].clock.now())
+        mark_handled(session, message, app_now())
     if request.headers.get("HX-Request"):
         return render_template(
             "mail/_handled.html", message=message, tabs=TABS, counts=_to_act_on()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
+from outreach.clock import app_now
 from outreach.db import db_session
 from outreach.mail.models import SuppressionReason
 from outreach.mail.unsubscribe import email_for_token, suppress
@@ -33,7 +34,7 @@ def one_click(token: str) -> tuple[str, int]:
     suppress(
         session,
         reason=SuppressionReason.UNSUBSCRIBE,
-        now=current_app.extensions["outreach"].clock.now(),
+        now=app_now(),
         email=email,
     )
     session.commit()

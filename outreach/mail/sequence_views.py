@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 from outreach.api.core import field_errors
 from outreach.campaigns.models import Campaign
 from outreach.campaigns.views import campaign_or_404
+from outreach.clock import app_now
 from outreach.db import db_session
 from outreach.mail.models import Enrolment, EnrolmentStatus, Sequence, SequenceStep
 from outreach.mail.schedule import zone
@@ -63,10 +64,6 @@ def _sequence(campaign: Campaign, sequence_id: int) -> Sequence:
     if sequence is None or sequence.campaign_id != campaign.id:
         abort(404, f"There is no sequence {sequence_id} in {campaign.name}.")
     return sequence
-
-
-def _now() -> datetime:
-    return current_app.extensions["outreach"].clock.now()
 
 
 @bp.get("/campaigns/<int:campaign_id>/sequences/")
@@ -163,7 +160,7 @@ def _save(
             sequence = create_sequence(session, data, current_user)
             flash(f"Sequence {sequence.name} created.", "success")
         else:
-            update_sequence(session, sequence, data, current_user, _now())
+            update_sequence(session, sequence, data, current_user, app_now())
             flash(f"Sequence {sequence.name} saved.", "success")
     except ValidationError as exc:
         return _form(campaign, sequence, values, _errors(exc), 422)
@@ -226,7 +223,7 @@ def enrol_prospect(prospect_id: int) -> Response:
     if sequence is None or sequence.campaign_id != prospect.campaign_id:
         flash("Choose a sequence of this prospect's campaign.", "warning")
         return redirect(back)
-    result = enrol(session, sequence, [prospect.id], current_user, _now())
+    result = enrol(session, sequence, [prospect.id], current_user, app_now())
     if result.enrolled:
         flash(f"Enrolled in {sequence.name}.", "success")
     else:

@@ -30,6 +30,7 @@ from outreach.api.core import field_errors
 from outreach.auth.models import Role, User
 from outreach.campaigns.models import Campaign, ContentAsset
 from outreach.campaigns.views import campaign_or_404
+from outreach.clock import app_now
 from outreach.db import db_session
 from outreach.links.ledger import placement_cards
 from outreach.links.models import LinkType, Rel
@@ -206,7 +207,7 @@ def _bulk_enrol(campaign_id: int | None, ids: list[int]) -> tuple[str, str]:
     sequence = session.get(Sequence, int(value)) if value.isdigit() else None
     if sequence is None or sequence.campaign_id != campaign_id:
         raise ProspectError("Choose a sequence of this campaign to enrol in.")
-    now = current_app.extensions["outreach"].clock.now()
+    now = app_now()
     result = enrol(session, sequence, ids, current_user, now)
     return f"{sequence.name}: {result.summary()}.", "success" if result.enrolled else "warning"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
@@ -12,6 +11,7 @@ from outreach.api.core import ApiError, api_blueprint, api_user
 from outreach.auth.models import Role
 from outreach.campaigns.api import CampaignPath, campaign_or_error
 from outreach.campaigns.models import Campaign
+from outreach.clock import app_now
 from outreach.db import db_session
 from outreach.prospects.models import Prospect
 from outreach.reports.campaign_report import campaign_report
@@ -66,6 +66,6 @@ def report(path: CampaignPath) -> tuple[dict[str, Any], int]:
     campaign = campaign_or_error(path.campaign_id)
     if not may_see(campaign):
         raise ApiError(403, "forbidden", "This campaign's report is for its team and managers.")
-    now = current_app.extensions["outreach"].clock.now()
+    now = app_now()
     figures = campaign_report(db_session(), campaign, now)
     return Report.model_validate(figures).model_dump(mode="json"), 200
