@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from flask import current_app, g
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Field, Session, SQLModel
 
 # Constraint names must be predictable so that Alembic can alter them in SQLite batch mode.
@@ -49,6 +51,25 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 MONEY = sa.Numeric(12, 2)
+
+
+class utc_date(FunctionElement[Any]):  # noqa: N801  (reads as the SQL function it is)
+    """The UTC calendar day of a UTCDateTime column, for grouping by day in SQL."""
+
+    type = sa.Date()
+    inherit_cache = True
+
+
+@compiles(utc_date, "sqlite")
+def _utc_date_sqlite(element: utc_date, compiler: Any, **kw: Any) -> str:
+    # SQLite holds UTC as naive ISO text, so its date() is already the UTC day.
+    return f"date({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(utc_date, "postgresql")
+def _utc_date_postgresql(element: utc_date, compiler: Any, **kw: Any) -> str:
+    # Not a plain cast: that would use the session's time zone.
+    return f"CAST(timezone('UTC', {compiler.process(element.clauses, **kw)}) AS DATE)"
 
 
 def enum_type(enum_cls: type[enum.Enum]) -> sa.Enum:

@@ -14,10 +14,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 CENT = Decimal("0.01")
+Amount = TypeVar("Amount", int, Decimal)
 STAGES = ("prospect", "contacted", "replied", "linked", "declined", "lost")
 
 
@@ -398,15 +399,23 @@ def _monday(day: date) -> date:
 def weekly_counts(moments: Iterable[datetime], start: date, end: date) -> list[tuple[date, int]]:
     """Events per ISO week (keyed by its Monday) from start's week to end's week, zero-filled so
     quiet weeks show. Moments outside those weeks are ignored; the caller converts time zones."""
+    return weekly_totals(((moment.date(), 1) for moment in moments), start, end, 0)
+
+
+def weekly_totals(
+    daily: Iterable[tuple[date, Amount]], start: date, end: date, zero: Amount
+) -> list[tuple[date, Amount]]:
+    """Daily amounts (e.g. from a GROUP BY day in SQL) summed per ISO week from start's week to
+    end's week, zero-filled; days outside those weeks are ignored."""
     if end < start:
         raise ValueError(f"the period ends ({end}) before it starts ({start})")
     first, last = _monday(start), _monday(end)
-    counts = {first + timedelta(weeks=n): 0 for n in range((last - first).days // 7 + 1)}
-    for moment in moments:
-        week = _monday(moment.date())
-        if week in counts:
-            counts[week] += 1
-    return list(counts.items())
+    totals = {first + timedelta(weeks=n): zero for n in range((last - first).days // 7 + 1)}
+    for day, amount in daily:
+        week = _monday(day)
+        if week in totals:
+            totals[week] += amount
+    return list(totals.items())
 
 
 def cumulative(series: Sequence[tuple[date, Decimal]]) -> list[tuple[date, Decimal]]:
