@@ -1,4 +1,4 @@
-"""Sign in, sign out, and the user's own account page."""
+"""Sign in, sign out, the user's own account page, and the team page (hourly rates)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,15 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from pydantic import ValidationError
+from sqlmodel import select
 from werkzeug.wrappers import Response
 
+from outreach.api.core import field_errors
 from outreach.auth.models import Role, User
 from outreach.auth.services import AccountError, authenticate, change_password, load_session_user
+from outreach.campaigns.costs import set_hourly_rate
+from outreach.campaigns.schemas import HourlyRateInput
 from outreach.db import db_session
 from outreach.web import same_site_path
 
@@ -32,6 +37,8 @@ PUBLIC_ENDPOINTS = {
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+MANAGERS = (Role.ADMIN, Role.MANAGER)
 
 
 @login_manager.user_loader
@@ -110,3 +117,36 @@ def account() -> str | tuple[str, int] | Response:
         flash("Your password is changed. Other sessions are signed out.", "success")
         return redirect(url_for("auth.account"))
     return render_template("auth/account.html")
+
+
+def _render_team(
+    values: dict[int, str] | None = None, errors: dict[int, str] | None = None, status: int = 200
+) -> tuple[str, int]:
+    users = db_session().exec(select(User).order_by(User.name, User.email)).all()
+    return (
+        render_template("auth/team.html", users=users, values=values or {}, errors=errors or {}),
+        status,
+    )
+
+
+@bp.get("/team/")
+@roles_required(*MANAGERS)
+def team() -> tuple[str, int]:
+    """Everyone with their role and hourly rate: managers' eyes only, rates are private."""
+    return _render_team()
+
+
+@bp.post("/team/<int:user_id>/rate")
+@roles_required(*MANAGERS)
+def set_rate(user_id: int) -> tuple[str, int] | Response:
+    user = db_session().get(User, user_id)
+    if user is None:
+        abort(404, f"There is no user {user_id}.")
+    typed = request.form.get("hourly_rate", "")
+    try:
+        data = HourlyRateInput.model_validate({"hourly_rate": typed.strip()})
+    except ValidationError as exc:
+        return _render_team({user.id: typed}, {user.id: field_errors(exc)["hourly_rate"]}, 422)
+    set_hourly_rate(db_session(), user, data, current_user)
+    flash(f"Hourly rate of {user.display_name} saved.", "success")
+    return redirect(url_for("auth.team"))

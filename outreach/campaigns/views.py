@@ -1,7 +1,9 @@
-"""Campaign pages: the list, the create and edit forms, and a campaign's overview."""
+"""Campaign pages: the list, the create and edit forms, a campaign's overview, and its costs and
+value model."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from math import ceil
 from typing import Any
 
@@ -14,14 +16,27 @@ from werkzeug.wrappers import Response
 from outreach.api.core import field_errors
 from outreach.auth.models import Role
 from outreach.auth.views import roles_required
+from outreach.campaigns.costs import (
+    add_cost,
+    campaign_costs,
+    campaign_spend,
+    campaign_time,
+    delete_cost,
+    format_minutes,
+    reset_value_model,
+    set_value_model,
+    value_model_of,
+)
 from outreach.campaigns.models import (
     CAMPAIGN_KIND_LABELS,
     AssetType,
     Campaign,
     CampaignStatus,
     Client,
+    CostEntry,
+    CostKind,
 )
-from outreach.campaigns.schemas import AssetInput, CampaignInput
+from outreach.campaigns.schemas import AssetInput, CampaignInput, CostInput
 from outreach.campaigns.services import (
     add_asset,
     campaign_assets,
@@ -30,13 +45,18 @@ from outreach.campaigns.services import (
     list_campaigns,
     update_campaign,
 )
+from outreach.clock import app_now
 from outreach.db import db_session
 from outreach.prospects.models import Prospect, Stage
+from outreach.reports.figures import ValueModel
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
 PER_PAGE = 25
 MANAGERS = (Role.ADMIN, Role.MANAGER)
+# The value model editor shows at least this many DR band rows; empty rows are ignored.
+BAND_ROWS = 6
+WEIGHT_FIELDS = ("nofollow_weight", "sponsored_weight", "ugc_weight", "noindex_weight")
 
 
 def _form_values() -> dict[str, Any]:
@@ -177,3 +197,145 @@ def _render_show(
         ),
         status,
     )
+
+
+# --- Costs and value ------------------------------------------------------------------------
+
+
+@bp.app_template_filter("duration")
+def duration(minutes: int) -> str:
+    return format_minutes(minutes)
+
+
+def _model_values(model: ValueModel) -> dict[str, Any]:
+    """The editor's fields for a model: one row per band, in the shape the form posts."""
+    data = model.as_json()
+    return {
+        "bands": [(str(band["min_dr"]), band["value"]) for band in data["bands"]],
+        **{name: data[name] for name in WEIGHT_FIELDS},
+    }
+
+
+def _posted_model() -> dict[str, Any]:
+    rows = zip(
+        request.form.getlist("band_min_dr"), request.form.getlist("band_value"), strict=False
+    )
+    return {
+        "bands": [(min_dr.strip(), value.strip()) for min_dr, value in rows],
+        **{name: request.form.get(name, "").strip() for name in WEIGHT_FIELDS},
+    }
+
+
+def _model_json(values: dict[str, Any]) -> dict[str, Any]:
+    """The editor's rows as value_model_from_json reads them. Empty rows are the editor's room
+    to add bands and are skipped; an empty weight takes its default."""
+    bands = []
+    for number, (min_dr, value) in enumerate(values["bands"], 1):
+        if not min_dr and not value:
+            continue
+        if not min_dr or not value:
+            raise ValueError(f"row {number} needs both a minimum DR and a value")
+        whole = min_dr.isascii() and min_dr.isdigit()
+        bands.append({"min_dr": int(min_dr) if whole else min_dr, "value": value})
+    return {"bands": bands, **{name: values[name] for name in WEIGHT_FIELDS if values[name]}}
+
+
+def _render_costs(
+    campaign: Campaign,
+    *,
+    cost_values: dict[str, Any] | None = None,
+    cost_errors: dict[str, str] | None = None,
+    model_values: dict[str, Any] | None = None,
+    model_error: str = "",
+    status: int = 200,
+) -> tuple[str, int]:
+    """The Costs & value page. Builders get no hourly rate and no figure derived from one:
+    the rates are taken out here, not only hidden by the template."""
+    session = db_session()
+    can_manage = current_user.has_role(*MANAGERS)
+    time = campaign_time(session, campaign.id)
+    if not can_manage:
+        time = [replace(row, hourly_rate=None) for row in time]
+    model_values = model_values or _model_values(value_model_of(campaign))
+    blank_rows = max(BAND_ROWS - len(model_values["bands"]), 1)
+    return (
+        render_template(
+            "campaigns/costs.html",
+            campaign=campaign,
+            can_manage=can_manage,
+            costs=campaign_costs(session, campaign.id),
+            spend=campaign_spend(session, campaign) if can_manage else None,
+            time=time,
+            time_minutes=sum(row.minutes for row in time),
+            kinds=[(kind.value, kind.value.capitalize()) for kind in CostKind],
+            cost_values=cost_values
+            or {"kind": CostKind.FEE.value, "incurred_on": app_now().date().isoformat()},
+            cost_errors=cost_errors or {},
+            model_is_default=not campaign.value_model,
+            band_rows=[*model_values["bands"], *[("", "")] * blank_rows],
+            model_values=model_values,
+            model_error=model_error,
+        ),
+        status,
+    )
+
+
+@bp.get("/<int:campaign_id>/costs")
+def costs(campaign_id: int) -> tuple[str, int]:
+    return _render_costs(campaign_or_404(campaign_id))
+
+
+@bp.post("/<int:campaign_id>/costs")
+@roles_required(*MANAGERS)
+def new_cost(campaign_id: int) -> tuple[str, int] | Response:
+    campaign = campaign_or_404(campaign_id)
+    values = {name: request.form.get(name, "") for name in CostInput.model_fields}
+    try:
+        data = CostInput.model_validate(values, context={"today": app_now().date()})
+    except ValidationError as exc:
+        return _render_costs(
+            campaign, cost_values=values, cost_errors=field_errors(exc), status=422
+        )
+    entry = add_cost(db_session(), campaign, data, current_user)
+    flash(f"Cost of {entry.amount:,.2f} {campaign.currency} added.", "success")
+    return redirect(url_for("campaigns.costs", campaign_id=campaign.id) + "#entries-heading")
+
+
+@bp.post("/<int:campaign_id>/costs/<int:cost_id>/delete")
+@roles_required(*MANAGERS)
+def remove_cost(campaign_id: int, cost_id: int) -> Response:
+    campaign = campaign_or_404(campaign_id)
+    entry = db_session().get(CostEntry, cost_id)
+    if entry is None or entry.campaign_id != campaign.id:
+        abort(404, f"Campaign {campaign.id} has no cost {cost_id}.")
+    delete_cost(db_session(), entry, current_user)
+    flash(f"Cost of {entry.amount:,.2f} {campaign.currency} deleted.", "success")
+    return redirect(url_for("campaigns.costs", campaign_id=campaign.id) + "#entries-heading")
+
+
+@bp.post("/<int:campaign_id>/value-model")
+@roles_required(*MANAGERS)
+def value_model(campaign_id: int) -> tuple[str, int] | Response:
+    campaign = campaign_or_404(campaign_id)
+    values = _posted_model()
+    try:
+        set_value_model(db_session(), campaign, _model_json(values), current_user)
+    except ValueError as exc:
+        db_session().rollback()
+        return _render_costs(
+            campaign,
+            model_values=values,
+            model_error=f"The value model was not saved: {exc}.",
+            status=422,
+        )
+    flash("Value model saved.", "success")
+    return redirect(url_for("campaigns.costs", campaign_id=campaign.id) + "#value-heading")
+
+
+@bp.post("/<int:campaign_id>/value-model/reset")
+@roles_required(*MANAGERS)
+def reset_model(campaign_id: int) -> Response:
+    campaign = campaign_or_404(campaign_id)
+    reset_value_model(db_session(), campaign, current_user)
+    flash("Value model reset to the default.", "success")
+    return redirect(url_for("campaigns.costs", campaign_id=campaign.id) + "#value-heading")

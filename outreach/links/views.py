@@ -27,7 +27,10 @@ from sqlmodel import select
 
 from outreach.api.core import field_errors
 from outreach.auth.models import Role
+from outreach.auth.views import roles_required
+from outreach.campaigns.costs import set_value_override
 from outreach.campaigns.models import Campaign, ContentAsset
+from outreach.campaigns.schemas import ValueOverrideInput
 from outreach.campaigns.views import campaign_or_404
 from outreach.clock import app_now
 from outreach.db import db_session
@@ -193,11 +196,35 @@ def reclaim(placement_id: int) -> tuple[str, int] | Response:
     return redirect(url_for("links.show", placement_id=placement.id))
 
 
+@bp.post("/placements/<int:placement_id>/value")
+@roles_required(*MANAGERS)
+def value_override(placement_id: int) -> tuple[str, int] | Response:
+    """What this one link is worth; empty hands it back to the campaign's value model."""
+    placement = _placement(placement_id)
+    typed = request.form.get("value_override", "")
+    try:
+        data = ValueOverrideInput.model_validate({"value_override": typed.strip()})
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        return _placement_page(
+            placement, status=422, value_input=typed, value_error=errors["value_override"]
+        )
+    set_value_override(db_session(), placement, data, current_user)
+    if data.value_override is None:
+        flash("This link's value now comes from the campaign's value model.", "success")
+    else:
+        flash("This link's value is saved.", "success")
+    return redirect(url_for("links.show", placement_id=placement.id))
+
+
 def _placement_page(
     placement: Placement,
     reclaim_values: dict[str, str] | None = None,
     reclaim_error: str = "",
     status: int = 200,
+    *,
+    value_input: str | None = None,
+    value_error: str = "",
 ) -> tuple[str, int]:
     session = db_session()
     prospect = session.get(Prospect, placement.prospect_id)
@@ -224,6 +251,8 @@ def _placement_page(
             reclaim_values=reclaim_values or {},
             reclaim_error=reclaim_error,
             sees_money=sees_money(),
+            value_input=value_input,
+            value_error=value_error,
         ),
         status,
     )

@@ -28,7 +28,9 @@ from werkzeug.datastructures import MultiDict
 
 from outreach.api.core import field_errors
 from outreach.auth.models import Role, User
+from outreach.campaigns.costs import format_minutes, log_time, prospect_minutes
 from outreach.campaigns.models import Campaign, ContentAsset
+from outreach.campaigns.schemas import TimeInput
 from outreach.campaigns.views import campaign_or_404
 from outreach.clock import app_now
 from outreach.db import db_session
@@ -455,6 +457,7 @@ def _show(
             link_types=[(t.value, t.value.replace("_", " ").capitalize()) for t in LinkType],
             rels=[(r.value, r.value) for r in Rel],
             sees_money=current_user.has_role(Role.ADMIN, Role.MANAGER),
+            time_logged=prospect_minutes(session, prospect.id),
             tags=tags_of(session, [prospect.id])[prospect.id],
             owner=session.get(User, prospect.owner_id) if prospect.owner_id else None,
             history=domain_history(session, domain.name, exclude_campaign_id=campaign.id),
@@ -541,3 +544,22 @@ def new_note(prospect_id: int) -> tuple[str, int] | Response:
         return _show(prospect, {"note": str(exc)}, 422)
     flash("Note added.", "success")
     return redirect(url_for("prospects.show", prospect_id=prospect.id))
+
+
+@bp.post("/prospects/<int:prospect_id>/time")
+def new_time(prospect_id: int) -> tuple[str, int] | Response:
+    """Log time for the signed-in user: a quick button ("time_quick") or typed minutes."""
+    session = db_session()
+    prospect = _prospect(prospect_id)
+    values = {
+        "minutes": request.form.get("time_quick") or request.form.get("time_minutes", ""),
+        "note": request.form.get("time_note", ""),
+    }
+    try:
+        data = TimeInput.model_validate(values)
+    except ValidationError as exc:
+        return _show(prospect, {f"time_{k}": v for k, v in field_errors(exc).items()}, 422)
+    campaign = session.get(Campaign, prospect.campaign_id)
+    log_time(session, current_user, campaign, data, app_now(), prospect=prospect)
+    flash(f"Logged {format_minutes(data.minutes)}.", "success")
+    return redirect(url_for("prospects.show", prospect_id=prospect.id) + "#time-heading")

@@ -30,3 +30,14 @@ document.addEventListener("submit", (event) => {
     event.submitter.textContent = form.dataset.busy;
   }
 });
+
+// A form with data-confirm asks before it is sent (deleting a cost); without JavaScript the
+// button acts at once, as a plain form.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.dataset.confirm) return;
+  if (!window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  }
+});
