@@ -79,6 +79,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # httpx logs every request at INFO: a line per page the link checker fetches.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     engine = make_engine(
         settings.resolved_database_url,
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from outreach.api import core as api_core
     from outreach.auth import views as auth_views
     from outreach.campaigns import api as campaigns_api
+    from outreach.campaigns import cost_api
     from outreach.campaigns import views as campaigns_views
     from outreach.links import api as links_api
     from outreach.links import views as links_views
@@ -108,6 +111,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from outreach.prospects import import_views
     from outreach.prospects import views as prospects_views
     from outreach.reports import api as reports_api
+    from outreach.reports import views as reports_views
 
     auth_views.init_app(app)
     web.init_app(app)
@@ -119,11 +123,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.register_blueprint(sequence_views.bp)
     app.register_blueprint(inbox_views.bp)
     app.register_blueprint(links_views.bp)
+    app.register_blueprint(reports_views.bp)
     app.register_blueprint(public_views.bp)
     csrf.exempt(public_views.bp)
     api_core.init_app(app)
     api_core.register(app, api_core.api)
     api_core.register(app, campaigns_api.api)
+    api_core.register(app, cost_api.api)
     api_core.register(app, prospects_api.api)
     api_core.register(app, mail_api.api)
     api_core.register(app, links_api.api)
@@ -136,6 +142,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from outreach.links.cli import links_cli
     from outreach.mail.cli import mailboxes_cli, outreach_cli
     from outreach.prospects.cli import prospects_cli
+    from outreach.reports.cli import reports_cli
     from outreach.scheduler import scheduler
 
     commands = (
@@ -146,6 +153,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         outreach_cli,
         mailboxes_cli,
         links_cli,
+        reports_cli,
         scheduler,
         serve,
     )

@@ -72,6 +72,25 @@ def _utc_date_postgresql(element: utc_date, compiler: Any, **kw: Any) -> str:
     return f"CAST(timezone('UTC', {compiler.process(element.clauses, **kw)}) AS DATE)"
 
 
+class days_between(FunctionElement[Any]):  # noqa: N801  (reads as the SQL function it is)
+    """end - start in days (a float) for two UTCDateTime columns."""
+
+    type = sa.Float()
+    inherit_cache = True
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element: days_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"(julianday({end}) - julianday({start}))"
+
+
+@compiles(days_between, "postgresql")
+def _days_between_postgresql(element: days_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"(EXTRACT(EPOCH FROM ({end}) - ({start})) / 86400.0)"
+
+
 def enum_type(enum_cls: type[enum.Enum]) -> sa.Enum:
     """Store an enum as its value in a plain VARCHAR, so adding a member needs no DDL."""
     return sa.Enum(

@@ -41,7 +41,7 @@ from outreach.prospects.models import (
     StageChange,
     Tag,
 )
-from outreach.prospects.services import refresh_search_text
+from outreach.prospects.services import FIRST_REACHED, refresh_search_text
 
 DEMO_EMAIL = "demo@outreach.example"
 DEMO_PASSWORD = "outreach-demo"  # noqa: S105  (published in the README on purpose)
@@ -282,20 +282,24 @@ def load_demo(session: Session, today: date) -> User:
                     )
                 )
                 previous = step
+                first_reached = FIRST_REACHED.get(step)
+                if first_reached:
+                    setattr(prospect, first_reached, moved)
             prospect.stage_changed_at = moved
             if stage in (Stage.CONTACTED, Stage.REPLIED, Stage.LINKED):
                 domain.last_contacted_at = max(domain.last_contacted_at or moved, moved)
                 domain.last_contacted_by_id = owner.id
             if stage in (Stage.LINKED, Stage.LOST):
                 paid = rng.random() < 0.2
+                anchor = rng.choice(["balcony gardening guide", "Green Balcony", "this guide"])
+                found = "sponsored" if paid else rng.choice(["live"] * 5 + ["nofollow"])
                 session.add(
                     Placement(
                         prospect_id=prospect.id,
+                        campaign_id=campaign.id,
                         page_url=f"https://{domain.name}/balcony-gardening-tips",
                         target=campaign.client_url,
-                        expected_anchor=rng.choice(
-                            ["balcony gardening guide", "Green Balcony", "this guide"]
-                        ),
+                        expected_anchor=anchor,
                         expected_rel=Rel.SPONSORED if paid else Rel.FOLLOW,
                         link_type=_LINK_TYPES[kind],
                         asset_id=asset.id,
@@ -306,6 +310,12 @@ def load_demo(session: Session, today: date) -> User:
                         if stage is Stage.LINKED
                         else PlacementStatus.LOST,
                         first_live_at=moved,
+                        lost_at=None
+                        if stage is Stage.LINKED
+                        else min(moved + timedelta(days=40), datetime.combine(today, time(8), UTC)),
+                        last_verdict=found if stage is Stage.LINKED else "missing",
+                        found_verdict=found,
+                        found_anchor=anchor,
                         created_by_id=owner.id,
                     )
                 )

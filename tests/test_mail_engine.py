@@ -39,6 +39,7 @@ from outreach.mail.services import create_template
 from outreach.prospects.models import Contact, EmailStatus, Prospect, Stage
 from outreach.prospects.schemas import ContactInput, ProspectInput
 from outreach.prospects.services import add_prospect
+from outreach.reports.campaign_report import campaign_report
 from tests.mailservers import ImapServer, SmtpSink
 
 # Monday 23 November 2026, 06:00 UTC = 01:00 in New York (UTC-5 in November).
@@ -278,6 +279,13 @@ def test_a_reply_in_the_mailbox_stops_the_sequence(world: World) -> None:
     inbound = world.session.exec(select(Message).where(Message.inbound_kind.is_not(None))).all()
     assert [m.inbound_kind for m in inbound] == [InboundKind.REPLY]
     assert inbound[0].prospect_id == world.prospect.id
+    # The report counts the email on the day it went and the reply for the template it answers.
+    report = campaign_report(world.session, world.campaign, at_utc(30, 22))
+    assert (report["emails_sent"], report["replies"]) == (1, 1)
+    [template] = report["templates"]
+    assert (template["sent"], template["replies"], template["reply_rate"]) == (1, 1, 1.0)
+    days = {week["week"]: (week["emails_sent"], week["replies"]) for week in report["over_time"]}
+    assert days["2026-11-23"] == (1, 1)
 
 
 def test_a_reply_from_a_colleague_at_the_same_site_counts(world: World) -> None:

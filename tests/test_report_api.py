@@ -18,10 +18,12 @@ from outreach.campaigns.models import Campaign, CostEntry, CostKind, TimeEntry
 from outreach.clock import FixedClock
 from outreach.links.models import LinkType, Placement, PlacementCheck, PlacementStatus
 from outreach.mail.models import Direction, InboundKind, Message, MessageStatus, Template
+from outreach.mail.tallies import recount_tallies
 from outreach.prospects.models import Stage
 from outreach.prospects.pipeline import MoveReason
 from outreach.prospects.schemas import ProspectInput
 from outreach.prospects.services import add_prospect, move_stage
+from outreach.reports.campaign_report import campaign_report
 from tests.conftest import ApiClient
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -87,6 +89,7 @@ def test_figures_counted_by_hand(
             inbound_kind=InboundKind.REPLY,
             message_id="<reply@site3.example>",
             in_reply_to=f"<{prospects[3].id}@client.example>",
+            template_id=pitch.id,
             received_at=NOW,
             prospect_id=prospects[3].id,
             from_address="b@site3.example",
@@ -95,12 +98,15 @@ def test_figures_counted_by_hand(
     )
     live = Placement(
         prospect_id=prospects[4].id,
+        campaign_id=campaign.id,
         page_url="https://site4.example/post",
         target="domain:client.example",
         link_type=LinkType.GUEST_POST,
         cost=Decimal("100"),
         status=PlacementStatus.LIVE,
         last_verdict="live",
+        found_verdict="live",
+        found_anchor="here",
         first_live_at=NOW - timedelta(days=40),
         created_at=NOW - timedelta(days=45),
     )
@@ -120,6 +126,9 @@ def test_figures_counted_by_hand(
         )
     )
     session.add(TimeEntry(user_id=builder.id, campaign_id=campaign.id, minutes=90, logged_at=NOW))
+    session.flush()
+    # The messages were written around the mail engine: count them as a repair would.
+    recount_tallies(session, campaign.id)
     session.commit()
 
     report = api_as(Role.MANAGER).get(f"/api/v1/campaigns/{campaign.id}/report").json
@@ -214,6 +223,7 @@ def test_portfolio_lists_what_each_user_may_see(
     session.add(
         Placement(
             prospect_id=prospect.id,
+            campaign_id=campaign.id,
             page_url="https://blog.example/post",
             target="domain:client.example",
             cost=Decimal("80"),
@@ -244,3 +254,53 @@ def test_portfolio_lists_what_each_user_may_see(
     mine = ApiClient(client, issue_api_token(session, builder)).get("/api/v1/reports/portfolio")
     assert [row["name"] for row in mine.json["campaigns"]] == ["Guest posts"]
     assert api_as(Role.BUILDER).get("/api/v1/reports/portfolio").json["campaigns"] == []
+
+
+def test_recount_mail_cli_rebuilds_the_counts(
+    app: Flask, session: Session, campaign: Campaign, make_user: Callable[..., User]
+) -> None:
+    prospect = add_prospect(
+        session, campaign, ProspectInput(domain="blog.example"), make_user(Role.BUILDER)
+    )
+    session.add(
+        Message(
+            direction=Direction.OUTBOUND,
+            status=MessageStatus.SENT,
+            message_id="<old@client.example>",
+            prospect_id=prospect.id,
+            from_address="a@client.example",
+            to_address="b@blog.example",
+            sent_at=NOW,
+        )
+    )
+    session.commit()
+    assert campaign_report(session, campaign, NOW)["emails_sent"] == 0
+
+    result = app.test_cli_runner().invoke(args=["reports", "recount-mail"])
+    assert result.exit_code == 0, result.output
+    assert "1 day and template row(s)" in result.output
+    session.expire_all()
+    assert campaign_report(session, campaign, NOW)["emails_sent"] == 1
+
+
+def test_median_days_come_from_the_first_time_each_stage_was_reached(
+    session: Session, campaign: Campaign, make_user: Callable[..., User]
+) -> None:
+    builder = make_user(Role.BUILDER)
+    for number, (contacted, replied) in enumerate(((10, 4), (4, 1), (6, None))):
+        prospect = add_prospect(
+            session, campaign, ProspectInput(domain=f"site{number}.example"), builder
+        )
+        move_stage(session, prospect, MoveReason.EMAIL_SENT, at=NOW - timedelta(days=contacted))
+        if replied is not None:
+            move_stage(
+                session, prospect, MoveReason.REPLY_RECEIVED, at=NOW - timedelta(days=replied)
+            )
+            # A second trip through "replied" does not move the first-reached time.
+            move_stage(session, prospect, MoveReason.MANUAL, to=Stage.CONTACTED, actor=builder)
+            move_stage(session, prospect, MoveReason.REPLY_RECEIVED, at=NOW)
+    session.commit()
+    report = campaign_report(session, campaign, NOW)
+    # 6 and 3 days: the third prospect has not replied.
+    assert report["median_days_to_reply"] == 4.5
+    assert report["median_days_to_live"] is None

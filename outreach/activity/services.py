@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from outreach.activity.models import Activity
@@ -35,3 +38,37 @@ def record_activity(
     )
     session.add(entry)
     return entry
+
+
+@dataclass(frozen=True)
+class SystemEntry:
+    """An entry for something the system did on its own (no actor, no data)."""
+
+    kind: str
+    summary: str
+    campaign_id: int | None
+    prospect_id: int | None
+
+
+def record_system_activities(
+    session: Session, entries: Sequence[SystemEntry], at: datetime
+) -> None:
+    """Many entries in one statement, for batches (the link checker's): building an ORM object
+    for each costs more than the check behind it. The caller commits."""
+    if not entries:
+        return
+    session.execute(
+        sa.insert(Activity),
+        [
+            {
+                "at": at,
+                "kind": entry.kind,
+                "summary": entry.summary[:500],
+                "actor_id": None,
+                "campaign_id": entry.campaign_id,
+                "prospect_id": entry.prospect_id,
+                "data": {},
+            }
+            for entry in entries
+        ],
+    )

@@ -16,6 +16,7 @@ import ssl
 import threading
 import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -25,8 +26,9 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from itertools import zip_longest
+from queue import Empty, SimpleQueue
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, cast
 from urllib.parse import urlsplit
 
 import brotli
@@ -46,6 +48,8 @@ _RETRY_STATUSES = frozenset({429, 503})
 # Waits before the first and second retry when a 429/503 has no usable Retry-After.
 _BACKOFF = (1.0, 2.0)
 _BROTLI_STEP = 64 * 1024
+# The headers a cookie jar takes cookies from (httpx.Headers' keys are lower case).
+_SET_COOKIE_HEADERS = frozenset({"set-cookie", "set-cookie2"})
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Sequence[str]]
@@ -241,6 +245,151 @@ class _GuardedBackend(httpcore.NetworkBackend):
         return [str(address) for address in addresses]
 
 
+_OriginKey = tuple[bytes, bytes, int]
+
+
+def _origin_key(origin: httpcore.Origin) -> _OriginKey:
+    return origin.scheme, origin.host, origin.port
+
+
+class _OriginPool:
+    """Keep-alive connections kept per origin, for the pages of many hosts.
+
+    httpcore's ConnectionPool scans all its connections (some of them twice over, polling each
+    socket) for every request, and past its keep-alive limit closes idle connections to hosts it
+    is about to fetch from again: with a few dozen hosts that costs more CPU than the page. Here
+    a request takes the newest idle connection to its origin or dials a new one (through the
+    guarded backend), and gives it back when its response is closed. The fetcher's host slots
+    and thread count bound the connections in use; at most `max_idle` wait, each for at most
+    `keepalive_expiry` seconds."""
+
+    def __init__(
+        self,
+        *,
+        ssl_context: ssl.SSLContext,
+        network_backend: httpcore.NetworkBackend,
+        max_idle: int,
+        keepalive_expiry: float,
+    ) -> None:
+        self._ssl_context = ssl_context
+        self._backend = network_backend
+        self._max_idle = max_idle
+        self._keepalive_expiry = keepalive_expiry
+        self._lock = threading.Lock()
+        self._idle: dict[_OriginKey, list[httpcore.HTTPConnection]] = {}
+        # Every idle connection, the longest idle first, with when it expires.
+        self._waiting: OrderedDict[httpcore.HTTPConnection, tuple[_OriginKey, float]] = (
+            OrderedDict()
+        )
+        self._busy: set[httpcore.HTTPConnection] = set()
+
+    def handle_request(self, request: httpcore.Request) -> httpcore.Response:
+        origin = request.url.origin
+        key = _origin_key(origin)
+        connection = self._take(origin, key)
+        try:
+            response = connection.handle_request(request)
+        except BaseException:
+            self._give_back(connection, key)
+            raise
+        return httpcore.Response(
+            status=response.status,
+            headers=response.headers,
+            content=_PooledStream(response.stream, lambda: self._give_back(connection, key)),
+            extensions=response.extensions,
+        )
+
+    def _take(self, origin: httpcore.Origin, key: _OriginKey) -> httpcore.HTTPConnection:
+        stale: list[httpcore.HTTPConnection] = []
+        try:
+            with self._lock:
+                idle = self._idle.get(key, [])
+                while idle:
+                    connection = idle.pop()
+                    del self._waiting[connection]
+                    # Expired, or the server closed it (its socket reads as EOF).
+                    if connection.has_expired():
+                        stale.append(connection)
+                        continue
+                    self._busy.add(connection)
+                    return connection
+                connection = httpcore.HTTPConnection(
+                    origin=origin,
+                    ssl_context=self._ssl_context,
+                    keepalive_expiry=self._keepalive_expiry,
+                    network_backend=self._backend,
+                )
+                self._busy.add(connection)
+                return connection
+        finally:
+            for connection in stale:
+                connection.close()
+
+    def _give_back(self, connection: httpcore.HTTPConnection, key: _OriginKey) -> None:
+        """Keeps a connection whose exchange ended cleanly (HTTP/1.1 keep-alive); a connection
+        the server or an error closed is dropped."""
+        now = time.monotonic()
+        closing: list[httpcore.HTTPConnection] = []
+        with self._lock:
+            self._busy.discard(connection)
+            if connection.is_idle():
+                self._idle.setdefault(key, []).append(connection)
+                self._waiting[connection] = (key, now + self._keepalive_expiry)
+            while self._waiting:
+                oldest, (oldest_key, expires) = next(iter(self._waiting.items()))
+                if len(self._waiting) <= self._max_idle and expires > now:
+                    break
+                del self._waiting[oldest]
+                self._idle[oldest_key].remove(oldest)
+                if not self._idle[oldest_key]:
+                    del self._idle[oldest_key]
+                closing.append(oldest)
+        for stale in closing:
+            stale.close()
+
+    def close(self) -> None:
+        with self._lock:
+            closing = [*self._waiting, *self._busy]
+            self._idle.clear()
+            self._waiting.clear()
+            self._busy.clear()
+        for connection in closing:
+            connection.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        self.close()
+
+
+class _PooledStream:
+    """A response body that hands its connection back to the pool once it is closed."""
+
+    def __init__(self, stream: Iterable[bytes], on_close: Callable[[], None]) -> None:
+        self._stream = stream
+        self._on_close: Callable[[], None] | None = on_close
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._stream
+
+    def close(self) -> None:
+        on_close, self._on_close = self._on_close, None
+        if on_close is None:
+            return
+        try:
+            close = getattr(self._stream, "close", None)
+            if close is not None:
+                close()
+        finally:
+            on_close()
+
+
 class _GuardedTransport(httpx.HTTPTransport):
     """httpx's own transport on a pool that dials through the guard. HTTPTransport has no
     network-backend argument, so the pool it builds is replaced; request and response handling
@@ -248,12 +397,11 @@ class _GuardedTransport(httpx.HTTPTransport):
 
     def __init__(self, backend: httpcore.NetworkBackend) -> None:
         super().__init__(trust_env=False)
-        self._pool = httpcore.ConnectionPool(
+        self._pool = _OriginPool(
             ssl_context=httpx.create_ssl_context(),  # honours SSL_CERT_FILE for private CAs
-            max_connections=100,
-            max_keepalive_connections=20,
-            keepalive_expiry=5.0,
             network_backend=backend,
+            max_idle=100,
+            keepalive_expiry=5.0,
         )
 
 
@@ -359,6 +507,26 @@ def _drain(response: httpx.Response) -> None:
 # The fetcher
 
 
+class _NoCookies(httpx.Cookies):
+    """A jar that is offered every response and keeps nothing."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+_NO_COOKIES = _NoCookies()
+
+
+class _Client(httpx.Client):
+    """httpx's client, whose own jar is never offered the responses: httpx copies each one into
+    urllib and email objects for its jar, even one that takes no cookies, and that cost more
+    CPU than reading the page. Its jar (see PageFetcher) refuses every cookie all the same."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+
 class _HostSlots:
     def __init__(self, size: int) -> None:
         self.semaphore = threading.Semaphore(size)
@@ -388,7 +556,7 @@ class PageFetcher:
         self._max_redirects = max_redirects
         self._per_host = per_host
         backend = _GuardedBackend(resolver, policy or (allow_all if allow_private else public_only))
-        self._client = httpx.Client(
+        self._client = _Client(
             transport=_GuardedTransport(backend),
             trust_env=False,
             # Cookies live for one fetch (see _follow); the client's own jar takes none, so
@@ -460,7 +628,8 @@ class PageFetcher:
         if target.scheme not in ("http", "https") or not target.host:
             raise _FetchError(f"not an http(s) URL: {url}")
         request = self._client.build_request("GET", target)
-        jar.set_cookie_header(request)
+        if jar:  # the cookie jar's work is costly even when it has nothing to add
+            jar.set_cookie_header(request)
         return request
 
     def _exchange(
@@ -469,7 +638,8 @@ class PageFetcher:
         """One hop: the page, and where it redirects to (None when it does not)."""
         response = self._send(request, budget)
         try:
-            jar.extract_cookies(response)
+            if _SET_COOKIE_HEADERS.intersection(response.headers):
+                jar.extract_cookies(response)
             url = str(request.url)
             # httpx resolves a redirect's Location (RemoteProtocolError if it is unusable) even
             # when it does not follow it; the URL is all that is taken from its next request.
@@ -575,9 +745,25 @@ def fetch_many(fetcher: PageFetcher, urls: Iterable[str], workers: int = 16) -> 
     by_host: dict[str, list[int]] = {}
     for index, url in enumerate(urls):
         by_host.setdefault(_host_of(url), []).append(index)
-    order = [i for turn in zip_longest(*by_host.values()) for i in turn if i is not None]
-    with ThreadPoolExecutor(
-        max_workers=min(workers, len(urls)), thread_name_prefix="fetch"
-    ) as pool:
-        futures = {index: pool.submit(fetcher.fetch, urls[index]) for index in order}
-        return [futures[index].result() for index in range(len(urls))]
+    pending: SimpleQueue[int] = SimpleQueue()
+    for turn in zip_longest(*by_host.values()):
+        for index in turn:
+            if index is not None:
+                pending.put(index)
+    pages: list[FetchedPage | None] = [None] * len(urls)
+
+    def fetch_pending() -> None:
+        # A worker per thread, not a future per page: waiting on each page's future woke the
+        # caller once a page, and that cost more than the bookkeeping it saved.
+        while True:
+            try:
+                index = pending.get_nowait()
+            except Empty:
+                return
+            pages[index] = fetcher.fetch(urls[index])
+
+    threads = min(workers, len(urls))
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fetch") as pool:
+        for done in [pool.submit(fetch_pending) for _ in range(threads)]:
+            done.result()
+    return cast(list[FetchedPage], pages)

@@ -36,6 +36,10 @@ class PlacementStatus(enum.StrEnum):
     LOST = "lost"
 
 
+# A link that is live now, or was seen live and is unsure since: what reports count.
+LIVE_NOW = "status IN ('live', 'unknown') AND first_live_at IS NOT NULL"
+
+
 class Placement(SQLModel, table=True):
     """Where a link is to sit (or sits), what was agreed, and what the checks found."""
 
@@ -43,10 +47,26 @@ class Placement(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_placements_status_next_check", "status", "next_check_at"),
         sa.CheckConstraint("cost IS NULL OR cost >= 0", "cost"),
+        # Reports aggregate a campaign's live links in index order, reading no table rows.
+        sa.Index(
+            "ix_placements_campaign_live",
+            "campaign_id",
+            "link_type",
+            "found_verdict",
+            "paid",
+            "prospect_id",
+            "value_override",
+            sqlite_where=sa.text(LIVE_NOW),
+            postgresql_where=sa.text(LIVE_NOW),
+        ),
+        sa.Index("ix_placements_campaign_first_live", "campaign_id", "first_live_at", "lost_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     prospect_id: int = Field(foreign_key="prospects.id", ondelete="CASCADE", index=True)
+    # The prospect's campaign, copied (a prospect never changes campaign) so that reports
+    # reach a campaign's links without going through its prospects.
+    campaign_id: int = Field(foreign_key="campaigns.id", ondelete="CASCADE")
     page_url: str = Field(max_length=2048)
     # A URL on the client's site, or "domain:client.example" for any page of that domain.
     target: str = Field(max_length=2048)
@@ -67,6 +87,14 @@ class Placement(SQLModel, table=True):
         default=PlacementStatus.PROMISED, sa_type=enum_type(PlacementStatus)
     )
     last_verdict: str = Field(default="", max_length=20)
+    # The verdict and anchor of the last check that found the link: what it is while a check
+    # fails (reports count its rel and anchor from these).
+    found_verdict: str = Field(
+        default="", max_length=20, sa_column_kwargs={"server_default": sa.text("''")}
+    )
+    found_anchor: str = Field(
+        default="", max_length=500, sa_column_kwargs={"server_default": sa.text("''")}
+    )
     first_live_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # When the link was last found lost; cleared when it comes back. Survival figures use it.
     lost_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

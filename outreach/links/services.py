@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from outreach.activity.services import record_activity
+from outreach.activity.services import SystemEntry, record_activity, record_system_activities
 from outreach.auth.models import User
 from outreach.campaigns.models import Campaign, Client, ContentAsset
 from outreach.db import claim_rows
@@ -54,7 +55,7 @@ from outreach.mail.stopping import STOP_LABELS, StopReason
 from outreach.mail.unsubscribe import unsubscribe_token, unsubscribe_url
 from outreach.prospects.models import Contact, Prospect
 from outreach.prospects.pipeline import MoveReason
-from outreach.prospects.services import move_stage
+from outreach.prospects.services import move_stages
 
 # Spreads check times; not a secret.
 _JITTER = random.Random()  # noqa: S311
@@ -80,6 +81,7 @@ def create_placement(
             )
     placement = Placement(
         prospect_id=prospect.id,
+        campaign_id=prospect.campaign_id,
         **data.model_dump(),
         next_check_at=now,
         created_by_id=actor.id,
@@ -199,6 +201,9 @@ def evaluate_check(
             change.status, change.consecutive_failures, now, intervals, rng
         ),
     }
+    if verdict.found:
+        changes["found_verdict"] = verdict.verdict
+        changes["found_anchor"] = verdict.anchor_text[:500]
     if change.went_live:
         changes["first_live_at"] = now
     if change.was_lost:
@@ -224,26 +229,50 @@ def record_check(
     session.add(check)
     for name, value in changes.items():
         setattr(placement, name, value)
-    _apply_events(session, placement, change, result.verdict, now)
+    _apply_events(session, [(placement, change, result.verdict)], now)
     return check
 
 
 def _apply_events(
-    session: Session, placement: Placement, change: StatusChange, verdict: Verdict, now: datetime
+    session: Session, checks: Sequence[tuple[Placement, StatusChange, Verdict]], now: datetime
 ) -> None:
-    if not (change.went_live or change.was_lost or change.came_back):
+    """What a link going live, lost or coming back means beyond its placement: the prospect's
+    stage, the activity log and, for a lost link, an email to its owner. Takes a batch of checks
+    at once, in their order, so that a batch costs a few statements rather than a few each."""
+    events = [
+        (placement, change, verdict)
+        for placement, change, verdict in checks
+        if change.went_live or change.was_lost or change.came_back
+    ]
+    if not events:
         return
-    prospect = session.get(Prospect, placement.prospect_id)
-    if change.went_live:
-        move_stage(session, prospect, MoveReason.LINK_LIVE, at=now)
-        _log(session, "placement.live", f"Link live on {placement.page_url}", prospect, now)
-    if change.was_lost:
-        move_stage(session, prospect, MoveReason.LINK_LOST, at=now)
-        summary = (
-            f"Link lost on {placement.page_url} ({verdict.verdict}, "
-            f"{change.consecutive_failures} failing checks in a row)"
-        )
-        _log(session, "placement.lost", summary, prospect, now)
+    prospect_ids = {placement.prospect_id for placement, _, _ in events}
+    prospects = {
+        prospect.id: prospect
+        for prospect in session.exec(select(Prospect).where(col(Prospect.id).in_(prospect_ids)))
+    }
+    moves: list[tuple[Prospect, MoveReason]] = []
+    entries: list[SystemEntry] = []
+    lost: list[tuple[Placement, Verdict, Prospect, str]] = []
+    for placement, change, verdict in events:
+        prospect = prospects[placement.prospect_id]
+        if change.went_live:
+            moves.append((prospect, MoveReason.LINK_LIVE))
+            entries.append(_entry("placement.live", f"Link live on {placement.page_url}", prospect))
+        if change.was_lost:
+            moves.append((prospect, MoveReason.LINK_LOST))
+            summary = (
+                f"Link lost on {placement.page_url} ({verdict.verdict}, "
+                f"{change.consecutive_failures} failing checks in a row)"
+            )
+            entries.append(_entry("placement.lost", summary, prospect))
+            lost.append((placement, verdict, prospect, summary))
+        if change.came_back:
+            moves.append((prospect, MoveReason.LINK_LIVE))
+            entries.append(_entry("placement.back", f"Link back on {placement.page_url}", prospect))
+    move_stages(session, moves, at=now)
+    record_system_activities(session, entries, now)
+    for placement, verdict, prospect, summary in lost:
         queue_notice(
             session,
             prospect.campaign_id,
@@ -253,9 +282,10 @@ def _apply_events(
             "Open the placement in outreach to check it again or send a reclaim email.\n",
             now,
         )
-    if change.came_back:
-        move_stage(session, prospect, MoveReason.LINK_LIVE, at=now)
-        _log(session, "placement.back", f"Link back on {placement.page_url}", prospect, now)
+
+
+def _entry(kind: str, summary: str, prospect: Prospect) -> SystemEntry:
+    return SystemEntry(kind, summary, prospect.campaign_id, prospect.id)
 
 
 def _log(session: Session, kind: str, summary: str, prospect: Prospect, now: datetime) -> None:
@@ -353,31 +383,26 @@ def _store_checks(
         placements = {
             p.id: p for p in session.exec(select(Placement).where(col(Placement.id).in_(ids)))
         }
-        # Loaded together, so that a check that moves a prospect needs no query of its own.
-        prospect_ids = {placement.prospect_id for placement in placements.values()}
-        session.exec(select(Prospect).where(col(Prospect.id).in_(prospect_ids))).all()
-        # Checks that change nothing but dates are the usual case: written in bulk.
+        # What record_check does for one check, for the batch in a few bulk statements.
         check_rows: list[dict[str, Any]] = []
         placement_rows: list[dict[str, Any]] = []
-        # One flush at the end: the status events' own queries read nothing this loop wrote.
-        with session.no_autoflush:
-            for placement_id, page in zip(ids, pages, strict=True):
-                placement = placements[placement_id]
-                result = verify(session, page, placement)
-                values, changes, change = evaluate_check(
-                    placement, result, now, settings.intervals, _JITTER
-                )
-                counts["checked"] += 1
-                if change.status is not placement.status:
-                    counts[change.status.value] += 1
-                if change.went_live or change.was_lost or change.came_back:
-                    record_check(session, placement, result, now, settings.intervals, _JITTER)
-                else:
-                    check_rows.append(values)
-                    placement_rows.append({"id": placement_id, **changes})
-        if check_rows:
-            session.execute(sa.insert(PlacementCheck), check_rows)
-            session.execute(sa.update(Placement), placement_rows)
+        checks: list[tuple[Placement, StatusChange, Verdict]] = []
+        for placement_id, page in zip(ids, pages, strict=True):
+            placement = placements[placement_id]
+            result = verify(session, page, placement)
+            values, changes, change = evaluate_check(
+                placement, result, now, settings.intervals, _JITTER
+            )
+            counts["checked"] += 1
+            if change.status is not placement.status:
+                counts[change.status.value] += 1
+            check_rows.append(values)
+            placement_rows.append({"id": placement_id, **changes})
+            checks.append((placement, change, result.verdict))
+        session.execute(sa.insert(PlacementCheck), check_rows)
+        # Rows that set the same columns go in one executemany; it takes them as they come.
+        session.execute(sa.update(Placement), sorted(placement_rows, key=sorted))
+        _apply_events(session, checks, now)
         session.commit()
     return counts
 

@@ -13,7 +13,7 @@ import logging
 import smtplib
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -50,6 +50,7 @@ from outreach.mail.sequences import (
 )
 from outreach.mail.services import Sender, merge_data
 from outreach.mail.stopping import StopReason, stop_enrolments, stop_reason_for
+from outreach.mail.tallies import add_to_tally
 from outreach.mail.templating import TemplateError, render_email
 from outreach.mail.transport import MailTransportError, close_quietly, open_smtp, smtp_refusal
 from outreach.mail.unsubscribe import suppress, unsubscribe_token, unsubscribe_url
@@ -459,6 +460,9 @@ def _record_sent(
     if message.prospect_id is None:
         return
     prospect = session.get(Prospect, message.prospect_id)
+    add_to_tally(
+        session, prospect.campaign_id, now.astimezone(UTC).date(), message.template_id, sent=1
+    )
     move_stage(session, prospect, MoveReason.EMAIL_SENT, at=now)
     domain = session.get(Domain, prospect.domain_id)
     domain.last_contacted_at = now

@@ -10,7 +10,7 @@ from __future__ import annotations
 import imaplib
 import logging
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -35,6 +35,7 @@ from outreach.mail.models import (
 from outreach.mail.schedule import postpone
 from outreach.mail.sequences import window_for
 from outreach.mail.stopping import StopReason, stop_enrolments_for_prospects
+from outreach.mail.tallies import add_to_tally
 from outreach.mail.transport import MailTransportError, close_quietly, open_imap
 from outreach.mail.unsubscribe import email_for_token, suppress
 from outreach.prospects.domains import InvalidDomainError, registrable_domain
@@ -171,6 +172,8 @@ def record_inbound(
         prospect_id=anchor.prospect_id if anchor else None,
         contact_id=anchor.contact_id if anchor else None,
         enrolment_id=anchor.enrolment_id if anchor else None,
+        # The template of the email answered, so replies count for the template that won them.
+        template_id=anchor.template_id if anchor else None,
         from_address=mail.from_address[:320],
         to_address=(mail.to_address or mailbox.email)[:320],
         subject=mail.subject[:998],
@@ -238,6 +241,13 @@ def _act_on(
     kind = inbound.inbound_kind
     if kind is InboundKind.REPLY and prospect is not None:
         stop_enrolments_for_prospects(session, [prospect.id], StopReason.REPLIED)
+        add_to_tally(
+            session,
+            prospect.campaign_id,
+            inbound.received_at.astimezone(UTC).date(),
+            inbound.template_id,
+            replies=1,
+        )
         move_stage(session, prospect, MoveReason.REPLY_RECEIVED, at=now)
         _log(
             session, "email.reply", f"Reply from {mail.from_address}: {mail.subject}", prospect, now

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -224,6 +224,19 @@ class Message(SQLModel, table=True):
     # Inbound mail someone has dealt with leaves the inbox's "to act on" list.
     handled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = created_at_field()
+
+
+class MailTally(SQLModel, table=True):
+    """Emails sent and replies received per campaign, UTC day and template (0 for none), kept
+    as mail is recorded so that reports never count through the messages themselves."""
+
+    __tablename__ = "mail_tallies"
+
+    campaign_id: int = Field(foreign_key="campaigns.id", ondelete="CASCADE", primary_key=True)
+    day: date = Field(primary_key=True)
+    template_id: int = Field(default=0, primary_key=True)
+    sent: int = 0
+    replies: int = 0
 
 
 class SuppressionReason(enum.StrEnum):

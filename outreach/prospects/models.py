@@ -82,6 +82,7 @@ class Prospect(SQLModel, table=True):
         sa.Index("ix_prospects_campaign_traffic", "campaign_id", "traffic"),
         sa.Index("ix_prospects_campaign_created", "campaign_id", "created_at"),
         sa.Index("ix_prospects_campaign_updated", "campaign_id", "updated_at"),
+        sa.Index("ix_prospects_campaign_owner_stage", "campaign_id", "owner_id", "stage"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -90,6 +91,11 @@ class Prospect(SQLModel, table=True):
     page_url: str = Field(default="", max_length=2048)
     stage: Stage = Field(default=Stage.PROSPECT, sa_type=enum_type(Stage))
     stage_changed_at: datetime = created_at_field()
+    # When the prospect first reached these stages, for the report's time-to-reply and
+    # time-to-link medians (the history has them too, but not in one row).
+    contacted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    replied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    linked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     owner_id: int | None = Field(
         default=None, foreign_key="users.id", ondelete="SET NULL", index=True
     )

@@ -298,6 +298,14 @@ def tags_of(session: Session, prospect_ids: Sequence[int]) -> dict[int, list[str
     return tags
 
 
+# The column stamped the first time a prospect reaches each of these stages.
+FIRST_REACHED = {
+    Stage.CONTACTED: "contacted_at",
+    Stage.REPLIED: "replied_at",
+    Stage.LINKED: "linked_at",
+}
+
+
 def move_stage(
     session: Session,
     prospect: Prospect,
@@ -316,7 +324,40 @@ def move_stage(
         return None
     if target in STAGES_THAT_STOP:
         stop_enrolments_for_prospects(session, [prospect.id], StopReason.STAGE_MOVED)
-    moved_at = at or utcnow()
+    return _enter_stage(session, prospect, target, reason, actor, at or utcnow())
+
+
+def move_stages(
+    session: Session, moves: Sequence[tuple[Prospect, MoveReason]], *, at: datetime
+) -> int:
+    """`move_stage` for many system events at once (the link checker's batches), in their
+    order: a later move of a prospect starts where an earlier one left it. The sequences of
+    all the prospects that move past *contacted* are stopped together. Returns the moves made;
+    the caller commits."""
+    stopping: list[int] = []
+    moved = 0
+    for prospect, reason in moves:
+        target = next_stage(prospect.stage, reason)
+        if target is None:
+            continue
+        if target in STAGES_THAT_STOP:
+            stopping.append(prospect.id)
+        _enter_stage(session, prospect, target, reason, None, at)
+        moved += 1
+    if stopping:
+        stop_enrolments_for_prospects(session, stopping, StopReason.STAGE_MOVED)
+    return moved
+
+
+def _enter_stage(
+    session: Session,
+    prospect: Prospect,
+    target: Stage,
+    reason: MoveReason,
+    actor: User | None,
+    moved_at: datetime,
+) -> StageChange:
+    """The move itself, once it is decided and the sequences are stopped."""
     change = StageChange(
         prospect_id=prospect.id,
         from_stage=prospect.stage,
@@ -328,6 +369,9 @@ def move_stage(
     session.add(change)
     prospect.stage = target
     prospect.stage_changed_at = moved_at
+    first_reached = FIRST_REACHED.get(target)
+    if first_reached and getattr(prospect, first_reached) is None:
+        setattr(prospect, first_reached, moved_at)
     if target is Stage.CONTACTED:
         domain = session.get(Domain, prospect.domain_id)
         domain.last_contacted_at = moved_at

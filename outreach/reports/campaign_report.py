@@ -15,10 +15,11 @@ from sqlmodel import Session, col, func, select
 
 from outreach.auth.models import User
 from outreach.campaigns.models import Campaign, Client, ContentAsset, CostEntry, TimeEntry
-from outreach.db import utc_date
-from outreach.links.models import Placement, PlacementCheck, PlacementStatus
-from outreach.mail.models import Direction, InboundKind, Message, MessageStatus, Template
-from outreach.prospects.models import Domain, Prospect, Stage, StageChange
+from outreach.db import days_between, utc_date
+from outreach.links.models import LIVE_NOW, LinkType, Placement
+from outreach.mail.models import MailTally, Template
+from outreach.mail.tallies import NO_TEMPLATE
+from outreach.prospects.models import Domain, Prospect, Stage
 from outreach.reports.access import sees_everything
 from outreach.reports.figures import (
     Funnel,
@@ -53,182 +54,271 @@ CENT = Decimal("0.01")
 WEEKS_SHOWN = 52
 
 
-@dataclass(frozen=True)
-class LiveLink:
-    owner_id: int | None
-    domain: str
-    link_type: str
-    rel: str
-    anchor: str
-    domain_rating: int | None
-    cost: Decimal | None
-    value_override: Decimal | None
-    paid: bool
-    first_live_at: datetime
-
-
 def money(value: Decimal | None) -> float | None:
     return None if value is None else float(value.quantize(CENT))
 
 
-def _stage_counts(session: Session, campaign_id: int) -> dict[str, int]:
-    rows = session.exec(
-        select(Prospect.stage, func.count())
-        .where(Prospect.campaign_id == campaign_id)
-        .group_by(Prospect.stage)
-    ).all()
-    counts = {stage.value: 0 for stage in Stage}
-    counts.update({stage.value: count for stage, count in rows})
-    return counts
+@dataclass(frozen=True)
+class LinkGroup:
+    """Live links alike in everything the report tells apart: counted, not listed."""
+
+    owner_id: int | None
+    link_type: str
+    rel: str
+    paid: bool
+    domain_rating: int | None
+    links: int
+    overridden: int
+    override_total: Decimal
+
+    def value(self, model: ValueModel) -> Decimal:
+        """Links with a per-link value count that; the rest count the model's."""
+        modelled = self.links - self.overridden
+        each = link_value(model, self.domain_rating, self.rel, None) if modelled else Decimal(0)
+        return each * modelled + self.override_total
 
 
-def _message_counts(session: Session, campaign_id: int) -> tuple[int, int]:
-    in_campaign = select(Prospect.id).where(Prospect.campaign_id == campaign_id)
-    sent = session.exec(
-        select(func.count())
-        .select_from(Message)
-        .where(
-            col(Message.prospect_id).in_(in_campaign),
-            Message.direction == Direction.OUTBOUND,
-            Message.status == MessageStatus.SENT,
-        )
-    ).one()
-    replies = session.exec(
-        select(func.count())
-        .select_from(Message)
-        .where(
-            col(Message.prospect_id).in_(in_campaign),
-            Message.direction == Direction.INBOUND,
-            Message.inbound_kind == InboundKind.REPLY,
-        )
-    ).one()
-    return sent, replies
+@dataclass(frozen=True)
+class WeekOfLinks:
+    day: date
+    rel: str
+    domain_rating: int | None
+    links: int
+    overridden: int
+    override_total: Decimal
 
 
-def _live_links(session: Session, campaign_id: int) -> list[LiveLink]:
-    """Links live now (or unsure since, but seen live), with the verdict and anchor of the
-    last check that found them."""
+# Spelled as in the partial indexes' predicate: SQLite uses such an index only then.
+LIVE = sa.text(LIVE_NOW)
+BURST_LIMIT = 3
+SURVIVAL_DAYS = (30, 90, 180)
 
-    def last_found(column: Any) -> Any:
-        return (
-            select(column)
-            .where(PlacementCheck.placement_id == Placement.id, PlacementCheck.found)
-            .order_by(sa.desc(PlacementCheck.checked_at), sa.desc(PlacementCheck.id))
-            .limit(1)
-            .scalar_subquery()
-        )
 
+def _rel(verdict: str) -> str:
+    return REL_OF_VERDICT.get(verdict or "live", "follow")
+
+
+def _band_of(model: ValueModel) -> Any:
+    """The DR band a prospect's rating falls in, as the band's lowest DR, in SQL: links are
+    then counted per band rather than per rating. No rating counts as the lowest band."""
+    return sa.case(
+        *[
+            (col(Prospect.domain_rating) >= min_dr, min_dr)
+            for min_dr, _ in reversed(model.bands)
+            if min_dr
+        ],
+        else_=0,
+    )
+
+
+def _live_link_groups(session: Session, campaign_id: int, model: ValueModel) -> list[LinkGroup]:
+    band = _band_of(model)
     rows = session.exec(
         select(
             Prospect.owner_id,
-            Domain.name,
             Placement.link_type,
-            last_found(PlacementCheck.verdict),
-            last_found(PlacementCheck.anchor_text),
-            Prospect.domain_rating,
-            Placement.cost,
-            Placement.value_override,
+            Placement.found_verdict,
             Placement.paid,
-            Placement.first_live_at,
+            band,
+            func.count(),
+            func.count(Placement.value_override),
+            func.coalesce(func.sum(Placement.value_override), 0),
         )
         .join(Prospect, col(Prospect.id) == Placement.prospect_id)
-        .join(Domain, col(Domain.id) == Prospect.domain_id)
-        .where(
-            Prospect.campaign_id == campaign_id,
-            col(Placement.status).in_([PlacementStatus.LIVE, PlacementStatus.UNKNOWN]),
-            col(Placement.first_live_at).is_not(None),
+        .where(Placement.campaign_id == campaign_id, LIVE)
+        .group_by(
+            Prospect.owner_id, Placement.link_type, Placement.found_verdict, Placement.paid, band
         )
-    ).all()
+    )
     return [
-        LiveLink(
+        LinkGroup(
             owner_id=owner,
-            domain=domain,
-            link_type=kind.value,
-            rel=REL_OF_VERDICT.get(verdict or "live", "follow"),
-            anchor=anchor or "",
-            domain_rating=rating,
-            cost=cost,
-            value_override=override,
-            paid=paid,
-            first_live_at=first_live,
+            link_type=LinkType(kind).value,
+            rel=_rel(verdict),
+            paid=bool(paid),
+            domain_rating=band_start,
+            links=links,
+            overridden=overridden,
+            override_total=Decimal(override_total),
         )
-        for owner, domain, kind, verdict, anchor, rating, cost, override, paid, first_live in rows
+        for owner, kind, verdict, paid, band_start, links, overridden, override_total in rows
     ]
 
 
-def _costs(session: Session, campaign_id: int) -> Decimal:
-    """Cost entries, link prices and logged time at each user's rate."""
-    entries = session.exec(
-        select(func.coalesce(func.sum(CostEntry.amount), 0)).where(
-            CostEntry.campaign_id == campaign_id
+def live_links_by_day(
+    session: Session, campaign_id: int, model: ValueModel | None = None
+) -> list[WeekOfLinks]:
+    """Live links by the day they first went live (and, given a value model, by DR band and
+    rel, so each day's value can be summed)."""
+    day = utc_date(Placement.first_live_at)
+    if model is None:
+        return [
+            WeekOfLinks(on, "follow", None, links, 0, Decimal(0))
+            for on, links in session.exec(
+                select(day, func.count())
+                .where(Placement.campaign_id == campaign_id, LIVE)
+                .group_by(day)
+            )
+        ]
+    band = _band_of(model)
+    rows = session.exec(
+        select(
+            day,
+            Placement.found_verdict,
+            band,
+            func.count(),
+            func.count(Placement.value_override),
+            func.coalesce(func.sum(Placement.value_override), 0),
+        )
+        .join(Prospect, col(Prospect.id) == Placement.prospect_id)
+        .where(Placement.campaign_id == campaign_id, LIVE)
+        .group_by(day, Placement.found_verdict, band)
+    )
+    return [
+        WeekOfLinks(on, _rel(verdict), band_start, links, overridden, Decimal(override_total))
+        for on, verdict, band_start, links, overridden, override_total in rows
+    ]
+
+
+def _live_anchors(session: Session, campaign_id: int) -> dict[str, int]:
+    return dict(
+        session.exec(
+            select(Placement.found_anchor, func.count())
+            .where(Placement.campaign_id == campaign_id, LIVE)
+            .group_by(Placement.found_anchor)
+        ).all()
+    )
+
+
+def _referring_domains(session: Session, campaign_id: int) -> tuple[int, dict[str, int]]:
+    """How many domains link (a campaign has one prospect per domain), and the domains with
+    more live links than the burst limit."""
+    domains = session.exec(
+        select(func.count(sa.distinct(Placement.prospect_id))).where(
+            Placement.campaign_id == campaign_id, LIVE
         )
     ).one()
-    prices = session.exec(
-        select(func.coalesce(func.sum(Placement.cost), 0))
-        .join(Prospect, col(Prospect.id) == Placement.prospect_id)
-        .where(Prospect.campaign_id == campaign_id)
-    ).one()
-    time_cost = session.exec(
-        select(func.coalesce(func.sum(TimeEntry.minutes * User.hourly_rate), 0))
-        .join(User, col(User.id) == TimeEntry.user_id)
-        .where(TimeEntry.campaign_id == campaign_id)
-    ).one()
-    return Decimal(entries) + Decimal(prices) + Decimal(time_cost) / 60
+    crowded = (
+        select(Placement.prospect_id, func.count().label("links"))
+        .where(Placement.campaign_id == campaign_id, LIVE)
+        .group_by(Placement.prospect_id)
+        .having(func.count() > BURST_LIMIT)
+        .subquery()
+    )
+    bursts = dict(
+        session.exec(
+            select(Domain.name, crowded.c.links)
+            .join(Prospect, col(Prospect.id) == crowded.c.prospect_id)
+            .join(Domain, col(Domain.id) == Prospect.domain_id)
+        ).all()
+    )
+    return domains, bursts
 
 
-def _stage_durations(session: Session, campaign_id: int, start: Stage, end: Stage) -> list[Any]:
-    """For each prospect that reached `end`, the time since it first reached `start`."""
-    reached = (
-        select(StageChange.prospect_id, func.min(StageChange.changed_at).label("at"))
-        .join(Prospect, col(Prospect.id) == StageChange.prospect_id)
-        .where(Prospect.campaign_id == campaign_id)
-    )
-    first = (
-        reached.where(StageChange.to_stage == start).group_by(StageChange.prospect_id).subquery()
-    )
-    last = reached.where(StageChange.to_stage == end).group_by(StageChange.prospect_id).subquery()
+def _durations(session: Session, campaign_id: int, start: Any, end: Any) -> list[timedelta]:
+    """For each prospect that reached both stages, the time from the first to the second (the
+    days computed in SQL, so only numbers cross the wire)."""
+    days = days_between(start, end)
     rows = session.exec(
-        select(first.c.at, last.c.at).join(last, last.c.prospect_id == first.c.prospect_id)
-    ).all()
-    return [ended - started for started, ended in rows if ended >= started]
+        select(days).where(
+            Prospect.campaign_id == campaign_id,
+            col(start).is_not(None),
+            col(end).is_not(None),
+            end >= start,
+        )
+    )
+    return [timedelta(days=float(value)) for value in rows]
+
+
+@dataclass(frozen=True)
+class Tally:
+    day: date
+    template_id: int
+    sent: int
+    replies: int
+
+
+def _tallies(session: Session, campaign_id: int) -> list[Tally]:
+    """The campaign's mail counts per day and template (a few hundred rows a year)."""
+    return [
+        Tally(day, template_id, sent, replies)
+        for day, template_id, sent, replies in session.exec(
+            select(MailTally.day, MailTally.template_id, MailTally.sent, MailTally.replies).where(
+                MailTally.campaign_id == campaign_id
+            )
+        )
+    ]
 
 
 @dataclass(frozen=True)
 class CampaignCore:
     """The figures both the campaign report and the portfolio are built on."""
 
+    by_owner_stage: dict[int | None, dict[str, int]]
     by_stage: dict[str, int]
     stages: Funnel
+    tallies: list[Tally]
     emails_sent: int
     replies: int
-    links: list[LiveLink]
-    values: list[Decimal]
+    model: ValueModel
+    link_groups: list[LinkGroup]
+    links_live: int
+    referring_domains: int
+    bursts: dict[str, int]
     value_total: Decimal
+    daily_costs: list[tuple[date, Decimal]]
     cost_total: Decimal
 
 
+def _owner_stage_counts(session: Session, campaign_id: int) -> dict[int | None, dict[str, int]]:
+    counts: dict[int | None, dict[str, int]] = defaultdict(dict)
+    for owner_id, stage, count in session.exec(
+        select(Prospect.owner_id, Prospect.stage, func.count())
+        .where(Prospect.campaign_id == campaign_id)
+        .group_by(Prospect.owner_id, Prospect.stage)
+    ):
+        counts[owner_id][stage.value] = count
+    return dict(counts)
+
+
 def campaign_core(session: Session, campaign: Campaign) -> CampaignCore:
-    by_stage = _stage_counts(session, campaign.id)
-    emails_sent, replies = _message_counts(session, campaign.id)
-    links = _live_links(session, campaign.id)
+    by_owner_stage = _owner_stage_counts(session, campaign.id)
+    by_stage = {stage.value: 0 for stage in Stage}
+    for stages_of_owner in by_owner_stage.values():
+        for stage, count in stages_of_owner.items():
+            by_stage[stage] += count
+    tallies = _tallies(session, campaign.id)
     model = (
         value_model_from_json(campaign.value_model)
         if campaign.value_model
         else ValueModel.default()
     )
-    values = [
-        link_value(model, link.domain_rating, link.rel, link.value_override) for link in links
-    ]
+    groups = _live_link_groups(session, campaign.id, model)
+    referring, bursts = _referring_domains(session, campaign.id)
+    daily_costs = _daily_costs(session, campaign.id)
     return CampaignCore(
+        by_owner_stage=by_owner_stage,
         by_stage=by_stage,
         stages=funnel(by_stage),
-        emails_sent=emails_sent,
-        replies=replies,
-        links=links,
-        values=values,
-        value_total=sum(values, Decimal(0)),
-        cost_total=_costs(session, campaign.id),
+        tallies=tallies,
+        emails_sent=sum(tally.sent for tally in tallies),
+        replies=sum(tally.replies for tally in tallies),
+        model=model,
+        link_groups=groups,
+        links_live=sum(group.links for group in groups),
+        referring_domains=referring,
+        bursts=bursts,
+        value_total=sum((group.value(model) for group in groups), Decimal(0)),
+        daily_costs=daily_costs,
+        cost_total=sum((amount for _, amount in daily_costs), Decimal(0)),
     )
+
+
+def _count_by(groups: Iterable[LinkGroup], key: Any) -> dict[Any, int]:
+    counts: dict[Any, int] = defaultdict(int)
+    for group in groups:
+        counts[key(group)] += group.links
+    return dict(counts)
 
 
 def campaign_report(
@@ -237,8 +327,7 @@ def campaign_report(
     """Every figure of the report, under the names the API and the page share. What each
     builder costs is left out unless the viewer is a manager or admin: it would reveal rates."""
     core = campaign_core(session, campaign)
-    by_stage, stages, links, values = core.by_stage, core.stages, core.links, core.values
-    value_total, cost_total = core.value_total, core.cost_total
+    stages, groups = core.stages, core.link_groups
     client = session.get(Client, campaign.client_id)
     keywords = [
         word.strip()
@@ -252,24 +341,17 @@ def campaign_report(
         client.name
     ]
     anchors = anchor_distribution(
-        [link.anchor for link in links],
+        _live_anchors(session, campaign.id),
         brand_terms=brand,
         target_keywords=keywords,
         target_url=campaign.client_url,
     )
-    rels = rel_mix(link.rel for link in links)
-    per_domain: dict[str, int] = {}
-    for link in links:
-        per_domain[link.domain] = per_domain.get(link.domain, 0) + 1
-    by_type: dict[str, int] = {}
-    for link in links:
-        by_type[link.link_type] = by_type.get(link.link_type, 0) + 1
-    lifetimes = _survival_inputs(session, campaign.id)
+    rels = rel_mix(_count_by(groups, lambda group: group.rel))
     return {
         "campaign_id": campaign.id,
         "currency": campaign.currency,
         "budget": money(campaign.budget),
-        "prospects_by_stage": by_stage,
+        "prospects_by_stage": core.by_stage,
         "funnel": {
             "total": stages.total,
             "contacted": stages.contacted,
@@ -280,73 +362,59 @@ def campaign_report(
         "emails_sent": core.emails_sent,
         "replies": core.replies,
         "reply_rate": rate(stages.replied, stages.contacted),
-        "publish_rate": rate(len(links), stages.contacted),
+        "publish_rate": rate(core.links_live, stages.contacted),
         "median_days_to_reply": median_days(
-            _stage_durations(session, campaign.id, Stage.CONTACTED, Stage.REPLIED)
+            _durations(session, campaign.id, Prospect.contacted_at, Prospect.replied_at)
         ),
         "median_days_to_live": median_days(
-            _stage_durations(session, campaign.id, Stage.CONTACTED, Stage.LINKED)
+            _durations(session, campaign.id, Prospect.contacted_at, Prospect.linked_at)
         ),
-        "links_live": len(links),
-        "links_by_type": dict(sorted(by_type.items())),
+        "links_live": core.links_live,
+        "links_by_type": dict(sorted(_count_by(groups, lambda group: group.link_type).items())),
         "rel_mix": rels,
-        "referring_domains": len(per_domain),
+        "referring_domains": core.referring_domains,
         "anchor_mix": anchors,
-        "survival": {f"{days}d": survival(lifetimes, now, days) for days in (30, 90, 180)},
-        "cost_total": money(cost_total),
-        "cost_per_link": money(cost_per_link(cost_total, len(links))),
-        "value_total": money(value_total),
-        "roi": roi(value_total, cost_total),
-        "over_time": _over_time(session, campaign, now, links, values),
+        "survival": _survival(session, campaign.id, now),
+        "cost_total": money(core.cost_total),
+        "cost_per_link": money(cost_per_link(core.cost_total, core.links_live)),
+        "value_total": money(core.value_total),
+        "roi": roi(core.value_total, core.cost_total),
+        "over_time": _over_time(session, campaign, now, core),
         "builders": _builders(
-            session, campaign.id, links, show_cost=viewer is not None and sees_everything(viewer)
+            session, campaign.id, core, show_cost=viewer is not None and sees_everything(viewer)
         ),
-        "templates": _templates(session, campaign.id),
+        "templates": _templates(session, core.tallies),
         "warnings": profile_warnings(
             anchors=anchors,
             rels=rels,
             paid_without_sponsored=sum(
-                1 for link in links if link.paid and link.rel != "sponsored"
+                group.links for group in groups if group.paid and group.rel != "sponsored"
             ),
-            links_per_domain=per_domain,
+            links_per_domain=core.bursts,
+            burst_limit=BURST_LIMIT,
         ),
     }
 
 
-def _survival_inputs(session: Session, campaign_id: int) -> list[tuple[datetime, datetime | None]]:
-    """Each link that was ever live: when it went live and, if lost now, when it was lost."""
-    rows = session.exec(
-        select(Placement.first_live_at, Placement.lost_at)
-        .join(Prospect, col(Prospect.id) == Placement.prospect_id)
-        .where(Prospect.campaign_id == campaign_id, col(Placement.first_live_at).is_not(None))
-    ).all()
-    return [(first_live, lost) for first_live, lost in rows]
-
-
-def _daily_messages(session: Session, campaign_id: int) -> tuple[list[Any], list[Any]]:
-    """(day, count) of emails sent and of replies received."""
-    in_campaign = select(Prospect.id).where(Prospect.campaign_id == campaign_id)
-    sent_day = utc_date(Message.sent_at)
-    sent = session.exec(
-        select(sent_day, func.count())
-        .where(
-            col(Message.prospect_id).in_(in_campaign),
-            Message.direction == Direction.OUTBOUND,
-            Message.status == MessageStatus.SENT,
+def _survival(session: Session, campaign_id: int, now: datetime) -> dict[str, float | None]:
+    """Links that went live long enough ago are counted in SQL; only lost ones are read."""
+    shares = {}
+    for days in SURVIVAL_DAYS:
+        cutoff = now - timedelta(days=days)
+        ever_live = (
+            Placement.campaign_id == campaign_id,
+            col(Placement.first_live_at).is_not(None),
+            col(Placement.first_live_at) <= cutoff,
         )
-        .group_by(sent_day)
-    ).all()
-    received_day = utc_date(Message.received_at)
-    replies = session.exec(
-        select(received_day, func.count())
-        .where(
-            col(Message.prospect_id).in_(in_campaign),
-            Message.direction == Direction.INBOUND,
-            Message.inbound_kind == InboundKind.REPLY,
-        )
-        .group_by(received_day)
-    ).all()
-    return list(sent), list(replies)
+        old_enough = session.exec(select(func.count()).where(*ever_live)).one()
+        lost = session.exec(
+            select(Placement.first_live_at, Placement.lost_at).where(
+                *ever_live, col(Placement.lost_at).is_not(None)
+            )
+        ).all()
+        still_counted = [(cutoff, None)] * (old_enough - len(lost))
+        shares[f"{days}d"] = survival([*still_counted, *lost], now, days)
+    return shares
 
 
 def _daily_costs(session: Session, campaign_id: int) -> list[tuple[date, Decimal]]:
@@ -360,8 +428,7 @@ def _daily_costs(session: Session, campaign_id: int) -> list[tuple[date, Decimal
     agreed_day = utc_date(Placement.created_at)
     prices = session.exec(
         select(agreed_day, func.sum(Placement.cost))
-        .join(Prospect, col(Prospect.id) == Placement.prospect_id)
-        .where(Prospect.campaign_id == campaign_id, col(Placement.cost).is_not(None))
+        .where(Placement.campaign_id == campaign_id, col(Placement.cost).is_not(None))
         .group_by(agreed_day)
     ).all()
     logged_day = utc_date(TimeEntry.logged_at)
@@ -397,15 +464,32 @@ def _over_time(
     session: Session,
     campaign: Campaign,
     now: datetime,
-    links: list[LiveLink],
-    values: list[Decimal],
+    core: CampaignCore,
 ) -> list[dict[str, Any]]:
     """Weekly links gone live, emails, replies, cost and value, with running cost and value
     totals that end at the report's totals. From the campaign's start (or its first event) to
     this week, at most WEEKS_SHOWN weeks."""
-    sent, replies = _daily_messages(session, campaign.id)
-    costs = _daily_costs(session, campaign.id)
-    earned = [(link.first_live_at.date(), value) for link, value in zip(links, values, strict=True)]
+    sent = [(tally.day, tally.sent) for tally in core.tallies]
+    replies = [(tally.day, tally.replies) for tally in core.tallies]
+    costs = core.daily_costs
+    days_of_links = live_links_by_day(session, campaign.id, core.model)
+    gone_live = [(group.day, group.links) for group in days_of_links]
+    earned = [
+        (
+            group.day,
+            LinkGroup(
+                None,
+                "",
+                group.rel,
+                False,
+                group.domain_rating,
+                group.links,
+                group.overridden,
+                group.override_total,
+            ).value(core.model),
+        )
+        for group in days_of_links
+    ]
     end = now.date()
     firsts = [day for day, _ in (*sent, *replies, *costs, *earned) if day is not None]
     if campaign.starts_on:
@@ -416,7 +500,7 @@ def _over_time(
     cost_opening, costs_shown = _split_period(costs, start, end)
     value_opening, earned_shown = _split_period(earned, start, end)
     weekly = zip(
-        weekly_totals(((link.first_live_at.date(), 1) for link in links), start, end, 0),
+        weekly_totals(gone_live, start, end, 0),
         weekly_totals(((day, n) for day, n in sent if day is not None), start, end, 0),
         weekly_totals(((day, n) for day, n in replies if day is not None), start, end, 0),
         weekly_totals(costs_shown, start, end, Decimal(0)),
@@ -444,26 +528,18 @@ def _over_time(
 
 
 def _builders(
-    session: Session, campaign_id: int, links: list[LiveLink], *, show_cost: bool
+    session: Session, campaign_id: int, core: CampaignCore, *, show_cost: bool
 ) -> list[dict[str, Any]]:
     """Per prospect owner: the funnel, live links and, for managers, what their time and their
     prospects' link prices cost per link. Unassigned prospects are a row of their own."""
-    stages: dict[int | None, dict[str, int]] = defaultdict(dict)
-    for owner_id, stage, count in session.exec(
-        select(Prospect.owner_id, Prospect.stage, func.count())
-        .where(Prospect.campaign_id == campaign_id)
-        .group_by(Prospect.owner_id, Prospect.stage)
-    ):
-        stages[owner_id][stage.value] = count
-    live: dict[int | None, int] = defaultdict(int)
-    for link in links:
-        live[link.owner_id] += 1
+    stages = core.by_owner_stage
+    live = _count_by(core.link_groups, lambda group: group.owner_id)
     costs: dict[int | None, Decimal] = defaultdict(Decimal)
     if show_cost:
         for owner_id, amount in session.exec(
             select(Prospect.owner_id, func.sum(Placement.cost))
             .join(Prospect, col(Prospect.id) == Placement.prospect_id)
-            .where(Prospect.campaign_id == campaign_id, col(Placement.cost).is_not(None))
+            .where(Placement.campaign_id == campaign_id, col(Placement.cost).is_not(None))
             .group_by(Prospect.owner_id)
         ):
             costs[owner_id] += Decimal(amount)
@@ -504,37 +580,15 @@ def _builders(
     return rows
 
 
-def _templates(session: Session, campaign_id: int) -> list[dict[str, Any]]:
+def _templates(session: Session, tallies: list[Tally]) -> list[dict[str, Any]]:
     """Emails sent per template, and the replies to them: a reply counts for the template of
-    the email it answers (its In-Reply-To), so unthreaded replies count for none."""
-    in_campaign = select(Prospect.id).where(Prospect.campaign_id == campaign_id)
-    sent = dict(
-        session.exec(
-            select(Message.template_id, func.count())
-            .where(
-                col(Message.prospect_id).in_(in_campaign),
-                Message.direction == Direction.OUTBOUND,
-                Message.status == MessageStatus.SENT,
-                col(Message.template_id).is_not(None),
-            )
-            .group_by(Message.template_id)
-        ).all()
-    )
-    answered = sa.orm.aliased(Message)
-    replies = dict(
-        session.exec(
-            select(answered.template_id, func.count())
-            .select_from(Message)
-            .join(answered, answered.message_id == Message.in_reply_to)
-            .where(
-                col(Message.prospect_id).in_(in_campaign),
-                Message.direction == Direction.INBOUND,
-                Message.inbound_kind == InboundKind.REPLY,
-                col(answered.template_id).is_not(None),
-            )
-            .group_by(answered.template_id)
-        ).all()
-    )
+    the email it answers."""
+    sent: dict[int, int] = defaultdict(int)
+    replies: dict[int, int] = defaultdict(int)
+    for tally in tallies:
+        if tally.template_id != NO_TEMPLATE:
+            sent[tally.template_id] += tally.sent
+            replies[tally.template_id] += tally.replies
     names = dict(
         session.exec(
             select(Template.id, Template.name).where(col(Template.id).in_(list(sent)))
@@ -543,12 +597,13 @@ def _templates(session: Session, campaign_id: int) -> list[dict[str, Any]]:
     rows = [
         {
             "template_id": template_id,
-            "name": names.get(template_id, f"Template {template_id}"),
+            "name": names.get(template_id, "(deleted template)"),
             "sent": count,
-            "replies": replies.get(template_id, 0),
-            "reply_rate": rate(replies.get(template_id, 0), count),
+            "replies": replies[template_id],
+            "reply_rate": rate(replies[template_id], count),
         }
         for template_id, count in sent.items()
+        if count
     ]
     rows.sort(key=lambda row: (-row["sent"], row["name"]))
     return rows

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -340,37 +341,41 @@ def classify_anchor(
 
 
 def anchor_distribution(
-    anchors: Iterable[str],
+    anchors: Iterable[str] | Mapping[str, int],
     *,
     brand_terms: Sequence[str],
     target_keywords: Sequence[str],
     target_url: str,
 ) -> dict[str, int]:
-    """Links per anchor class, one anchor per link; every class present so charts stay stable."""
+    """Links per anchor class, from one anchor per link or from links per anchor text; every
+    class present so charts stay stable."""
     counts = dict.fromkeys(ANCHOR_CLASSES, 0)
-    for anchor in anchors:
+    per_anchor = anchors if isinstance(anchors, Mapping) else Counter(anchors)
+    for anchor, links in per_anchor.items():
         kind = classify_anchor(
             anchor, brand_terms=brand_terms, target_keywords=target_keywords, target_url=target_url
         )
-        counts[kind] += 1
+        counts[kind] += links
     return counts
 
 
 REL_CLASSES = ("follow", "nofollow", "sponsored", "ugc")
 
 
-def rel_mix(rels: Iterable[str]) -> dict[str, int]:
-    """Links per rel class, one rel attribute value per link (space-separated tokens allowed).
+def rel_mix(rels: Iterable[str] | Mapping[str, int]) -> dict[str, int]:
+    """Links per rel class, from one rel attribute value per link (space-separated tokens
+    allowed) or from links per rel value.
 
     Each link counts once, so the classes add up to the number of links. "nofollow sponsored"
     counts as sponsored and "nofollow ugc" as ugc: the more specific disclosure wins. Tokens that
     do not restrict ranking (noopener, noreferrer) or an empty rel count as follow.
     """
     counts = dict.fromkeys(REL_CLASSES, 0)
-    for rel in rels:
+    per_rel = rels if isinstance(rels, Mapping) else Counter(rels)
+    for rel, links in per_rel.items():
         tokens = set(rel.casefold().split())
         kind = next((k for k in ("sponsored", "ugc", "nofollow") if k in tokens), "follow")
-        counts[kind] += 1
+        counts[kind] += links
     return counts
 
 

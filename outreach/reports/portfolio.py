@@ -12,21 +12,26 @@ from sqlmodel import Session, col, select
 from outreach.auth.models import User
 from outreach.campaigns.models import Campaign, Client
 from outreach.reports.access import visible_campaigns
-from outreach.reports.campaign_report import CampaignCore, campaign_core, money
+from outreach.reports.campaign_report import (
+    CampaignCore,
+    campaign_core,
+    live_links_by_day,
+    money,
+)
 from outreach.reports.figures import cost_per_link, rate, roi, weekly_totals
 
 TREND_WEEKS = 12
 
 
-def _trend(core: CampaignCore, now: datetime) -> list[int]:
+def _trend(session: Session, campaign_id: int, now: datetime) -> list[int]:
     """Links first live per week over the last TREND_WEEKS weeks, oldest first."""
     end = now.date()
     start = end - timedelta(weeks=TREND_WEEKS - 1)
-    weeks = weekly_totals(((link.first_live_at.date(), 1) for link in core.links), start, end, 0)
-    return [count for _, count in weeks]
+    days = [(group.day, group.links) for group in live_links_by_day(session, campaign_id)]
+    return [count for _, count in weekly_totals(days, start, end, 0)]
 
 
-def _campaign_row(campaign: Campaign, client: Client, core: CampaignCore, now: datetime) -> Any:
+def _campaign_row(campaign: Campaign, client: Client, core: CampaignCore, trend: list[int]) -> Any:
     return {
         "campaign_id": campaign.id,
         "name": campaign.name,
@@ -39,14 +44,14 @@ def _campaign_row(campaign: Campaign, client: Client, core: CampaignCore, now: d
         "emails_sent": core.emails_sent,
         "replies": core.replies,
         "reply_rate": rate(core.stages.replied, core.stages.contacted),
-        "publish_rate": rate(len(core.links), core.stages.contacted),
-        "links_live": len(core.links),
-        "referring_domains": len({link.domain for link in core.links}),
+        "publish_rate": rate(core.links_live, core.stages.contacted),
+        "links_live": core.links_live,
+        "referring_domains": core.referring_domains,
         "cost_total": money(core.cost_total),
-        "cost_per_link": money(cost_per_link(core.cost_total, len(core.links))),
+        "cost_per_link": money(cost_per_link(core.cost_total, core.links_live)),
         "value_total": money(core.value_total),
         "roi": roi(core.value_total, core.cost_total),
-        "trend": _trend(core, now),
+        "trend": trend,
     }
 
 
@@ -67,7 +72,8 @@ def portfolio(session: Session, user: User, now: datetime) -> dict[str, Any]:
     for campaign in campaigns:
         core = campaign_core(session, campaign)
         per_client[campaign.client_id].append((campaign, core))
-        rows.append(_campaign_row(campaign, clients[campaign.client_id], core, now))
+        trend = _trend(session, campaign.id, now)
+        rows.append(_campaign_row(campaign, clients[campaign.client_id], core, trend))
     client_rows = []
     for client_id, members in per_client.items():
         currencies = {campaign.currency for campaign, _ in members}
@@ -79,7 +85,7 @@ def portfolio(session: Session, user: User, now: datetime) -> dict[str, Any]:
                 "client_id": client_id,
                 "name": clients[client_id].name,
                 "campaigns": len(members),
-                "links_live": sum(len(core.links) for _, core in members),
+                "links_live": sum(core.links_live for _, core in members),
                 "currency": currencies.pop() if one_currency else None,
                 "cost_total": money(cost) if one_currency else None,
                 "value_total": money(value) if one_currency else None,
