@@ -232,9 +232,9 @@ class Spend:
 def campaign_spend(session: Session, campaign: Campaign) -> Spend:
     costs = campaign_costs(session, campaign.id)
     prices = session.exec(
-        select(func.coalesce(func.sum(Placement.cost), 0))
-        .join(Prospect, col(Prospect.id) == Placement.prospect_id)
-        .where(Prospect.campaign_id == campaign.id)
+        select(func.coalesce(func.sum(Placement.cost), 0)).where(
+            Placement.campaign_id == campaign.id
+        )
     ).one()
     time = campaign_time(session, campaign.id)
     return Spend(
