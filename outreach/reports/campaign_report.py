@@ -58,14 +58,12 @@ def money(value: Decimal | None) -> float | None:
     return None if value is None else float(value.quantize(CENT))
 
 
-@dataclass(frozen=True)
-class LinkGroup:
-    """Live links alike in everything the report tells apart: counted, not listed."""
+@dataclass(frozen=True, kw_only=True)
+class CountedLinks:
+    """Live links counted together: of one rel and DR band (`domain_rating` is the band's
+    lowest DR), `overridden` of them with their own value summing to `override_total`."""
 
-    owner_id: int | None
-    link_type: str
     rel: str
-    paid: bool
     domain_rating: int | None
     links: int
     overridden: int
@@ -78,14 +76,20 @@ class LinkGroup:
         return each * modelled + self.override_total
 
 
-@dataclass(frozen=True)
-class WeekOfLinks:
+@dataclass(frozen=True, kw_only=True)
+class LinkGroup(CountedLinks):
+    """Live links alike in everything the report tells apart."""
+
+    owner_id: int | None
+    link_type: str
+    paid: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class DayOfLinks(CountedLinks):
+    """Live links that first went live on one day."""
+
     day: date
-    rel: str
-    domain_rating: int | None
-    links: int
-    overridden: int
-    override_total: Decimal
 
 
 # Spelled as in the partial indexes' predicate: SQLite uses such an index only then.
@@ -147,13 +151,20 @@ def _live_link_groups(session: Session, campaign_id: int, model: ValueModel) -> 
 
 def live_links_by_day(
     session: Session, campaign_id: int, model: ValueModel | None = None
-) -> list[WeekOfLinks]:
+) -> list[DayOfLinks]:
     """Live links by the day they first went live (and, given a value model, by DR band and
     rel, so each day's value can be summed)."""
     day = utc_date(Placement.first_live_at)
     if model is None:
         return [
-            WeekOfLinks(on, "follow", None, links, 0, Decimal(0))
+            DayOfLinks(
+                day=on,
+                rel="follow",
+                domain_rating=None,
+                links=links,
+                overridden=0,
+                override_total=Decimal(0),
+            )
             for on, links in session.exec(
                 select(day, func.count())
                 .where(Placement.campaign_id == campaign_id, LIVE)
@@ -175,7 +186,14 @@ def live_links_by_day(
         .group_by(day, Placement.found_verdict, band)
     )
     return [
-        WeekOfLinks(on, _rel(verdict), band_start, links, overridden, Decimal(override_total))
+        DayOfLinks(
+            day=on,
+            rel=_rel(verdict),
+            domain_rating=band_start,
+            links=links,
+            overridden=overridden,
+            override_total=Decimal(override_total),
+        )
         for on, verdict, band_start, links, overridden, override_total in rows
     ]
 
@@ -474,22 +492,7 @@ def _over_time(
     costs = core.daily_costs
     days_of_links = live_links_by_day(session, campaign.id, core.model)
     gone_live = [(group.day, group.links) for group in days_of_links]
-    earned = [
-        (
-            group.day,
-            LinkGroup(
-                None,
-                "",
-                group.rel,
-                False,
-                group.domain_rating,
-                group.links,
-                group.overridden,
-                group.override_total,
-            ).value(core.model),
-        )
-        for group in days_of_links
-    ]
+    earned = [(group.day, group.value(core.model)) for group in days_of_links]
     end = now.date()
     firsts = [day for day, _ in (*sent, *replies, *costs, *earned) if day is not None]
     if campaign.starts_on:
