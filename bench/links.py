@@ -7,8 +7,13 @@ A local static site is served by Debian's nginx (`apt-get install nginx-light`) 
 127.0.0.x address, so that the checker's per-host politeness (2 at a time per host) spreads
 over 32 hosts as it would over real sites. "End to end" is what the scheduler does: claim the
 due placements, fetch each page through the SSRF-guarded fetcher, verify it, store the check
-and the placement's new status. The baseline fetches the same pages with one httpx client and
-a thread pool of the same size, and finds the links with the same HTML parser.
+and the placement's new status (first checks also move each prospect whose link went live to
+*linked*, with its history and activity). The baseline fetches the same pages with one httpx
+client and a thread pool of the same size, and finds the links with the same HTML parser.
+
+Each row is timed from "go" until the last process reports its count, and the stored results
+are counted afterwards. "CPU ms" is the processes' CPU time per page (all their threads; not
+nginx's nor the database server's): on a shared machine it moves less than the rate does.
 """
 
 from __future__ import annotations
@@ -16,12 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -175,31 +184,59 @@ def child_check(url: str, now: str, workers: int) -> None:
     from outreach.links.checking import check_intervals
     from outreach.links.fetch import PageFetcher
     from outreach.links.services import CheckSettings, run_due_checks
+    from outreach.scheduler import freeze_loaded_app
 
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(Settings(database_url=url, instance_path=Path(tmp), secret_key="b" * 40))
         settings = CheckSettings(intervals=check_intervals(app), workers=workers)
         with PageFetcher(allow_private=True) as fetcher:
+            freeze_loaded_app()  # as `flask scheduler` does before it starts its jobs
             print("ready", flush=True)
             sys.stdin.readline()
+            started = cpu_seconds()
             counts = run_due_checks(
                 app.extensions["outreach"].engine, fetcher, datetime.fromisoformat(now), settings
             )
-        print(json.dumps({"checked": counts["checked"]}), flush=True)
+            cpu = cpu_seconds() - started
+        print(json.dumps({"checked": counts["checked"], "cpu": cpu}), flush=True)
 
 
 def child_bare(urls_file: str, workers: int) -> None:
     urls = Path(urls_file).read_text().split()
     print("ready", flush=True)
     sys.stdin.readline()
+    started = cpu_seconds()
     found, _ = time_bare_httpx(urls, workers)
-    print(json.dumps({"checked": len(urls), "found": found}), flush=True)
+    cpu = cpu_seconds() - started
+    print(json.dumps({"checked": len(urls), "found": found, "cpu": cpu}), flush=True)
 
 
-def in_processes(commands: list[list[str]]) -> tuple[int, float]:
+def cpu_seconds() -> float:
+    """This process's CPU time so far, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass(frozen=True)
+class Timing:
+    checked: int
+    seconds: float
+    cpu: float  # seconds, all the processes together
+    found: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.checked / self.seconds
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.cpu * 1000 / self.checked
+
+
+def in_processes(commands: list[list[str]]) -> Timing:
     """Start the processes, wait until each is ready, let them go together, time until the
     last reports its count (its work is stored then; the interpreter's exit is not timed);
-    returns the total count they report."""
+    returns what they report, summed."""
     children = [
         subprocess.Popen(  # noqa: S603  (this script)
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
@@ -212,25 +249,30 @@ def in_processes(commands: list[list[str]]) -> tuple[int, float]:
     for child in children:
         child.stdin.write("go\n")
         child.stdin.flush()
-    total = sum(json.loads(child.stdout.readline())["checked"] for child in children)
+    reports = [json.loads(child.stdout.readline()) for child in children]
     seconds = time.perf_counter() - start
     for child in children:
         child.communicate()
-    return total, seconds
+    return Timing(
+        checked=sum(report["checked"] for report in reports),
+        seconds=seconds,
+        cpu=sum(report["cpu"] for report in reports),
+        found=sum(report.get("found", 0) for report in reports),
+    )
 
 
-def time_checkers(url: str, now: datetime, workers: int, processes: int) -> tuple[int, float]:
+def time_checkers(url: str, now: datetime, workers: int, processes: int) -> Timing:
     command = [sys.executable, __file__, "--child-check", url, now.isoformat(), str(workers)]
     return in_processes([command] * processes)
 
 
-def time_bare_processes(urls: list[str], workers: int, processes: int, workdir: Path) -> float:
+def time_bare_processes(urls: list[str], workers: int, processes: int, workdir: Path) -> Timing:
     commands = []
     for shard in range(processes):
         path = workdir / f"urls-{shard}.txt"
         path.write_text("\n".join(urls[shard::processes]))
         commands.append([sys.executable, __file__, "--child-bare", str(path), str(workers)])
-    return in_processes(commands)[1]
+    return in_processes(commands)
 
 
 def time_bare_httpx(urls: list[str], workers: int) -> tuple[int, float]:
@@ -252,38 +294,93 @@ def time_bare_httpx(urls: list[str], workers: int) -> tuple[int, float]:
     return found, time.perf_counter() - start
 
 
+def copy_database(url: str, workdir: Path) -> str:
+    """A copy of the database as it is now, to run first checks on again."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        copy = workdir / "bench-copy.db"
+        with (
+            closing(sqlite3.connect(parsed.database)) as source,
+            closing(sqlite3.connect(copy)) as target,
+        ):
+            source.backup(target)
+        return f"sqlite:///{copy}"
+    name = f"{parsed.database}_copy"
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{parsed.database}"'))
+    admin.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+def stored(url: str) -> tuple[int, int]:
+    """The checks stored, and the prospects moved to *linked*."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        checks = connection.execute(sa.text("SELECT count(*) FROM placement_checks")).scalar_one()
+        linked = connection.execute(
+            sa.text("SELECT count(*) FROM prospects WHERE stage = 'linked'")
+        ).scalar_one()
+    engine.dispose()
+    return checks, linked
+
+
+ROUNDS = (  # processes, what, days after the placements were added, on the copy
+    (1, "first checks (promised -> live)", 0, False),
+    (1, "re-checks of live links", 9, False),
+    (2, "re-checks of live links", 18, False),
+    (2, "first checks (promised -> live)", 0, True),
+)
+
+
 def run(engine_name: str, base_url: str | None, placements: int, workers: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         nginx, port = start_nginx(workdir / "www", placements)
         url = fresh_database(base_url, workdir)
+        copy = None
         try:
             urls = page_urls(port, placements)
             app, campaign_id, owner_id, _, _ = setup(url, workdir)
             add_placements(app, campaign_id, owner_id, urls, workdir)
             app.extensions["outreach"].engine.dispose()
+            copy = copy_database(url, workdir)
             print(
                 f"\n== {engine_name}: {placements:,} placements on {HOSTS} local hosts "
                 f"(nginx), {workers} threads per process"
             )
-            print(f"{'':<50} {'pages/s':>8} {'vs bare':>8}")
-            for processes, label, day in (
-                (1, "first checks (promised -> live)", 0),
-                (1, "re-checks of live links", 9),
-                (2, "re-checks of live links", 18),
-            ):
-                bare = placements / time_bare_processes(urls, workers, processes, workdir)
-                checked, seconds = time_checkers(url, NOW + timedelta(days=day), workers, processes)
-                assert checked == placements, (checked, placements)
-                rate = checked / seconds
-                print(f"{f'bare httpx fetch + parse, {processes} process(es)':<50} {bare:>8,.0f}")
-                print(
-                    f"{f'{label}, {processes} process(es)':<50} {rate:>8,.0f} {rate / bare:>8.2f}"
+            print(f"{'':<50} {'pages/s':>8} {'vs bare':>8} {'CPU ms':>7}")
+            for processes, label, day, on_copy in ROUNDS:
+                database = copy if on_copy else url
+                bare = time_bare_processes(urls, workers, processes, workdir)
+                checks_before, _ = stored(database)
+                timing = time_checkers(database, NOW + timedelta(days=day), workers, processes)
+                checks_after, linked = stored(database)
+                assert timing.checked == checks_after - checks_before == placements, (
+                    timing.checked,
+                    checks_after - checks_before,
                 )
+                print(
+                    f"{f'bare httpx fetch + parse, {processes} process(es)':<50} "
+                    f"{bare.rate:>8,.0f} {'':>8} {bare.cpu_ms:>7.2f}"
+                )
+                print(
+                    f"{f'{label}, {processes} process(es)':<50} {timing.rate:>8,.0f} "
+                    f"{timing.rate / bare.rate:>8.2f} {timing.cpu_ms:>7.2f}"
+                )
+                if day == 0 and linked != bare.found:  # a prospect per page with the link
+                    print(f"   but {linked:,} prospects linked for {bare.found:,} such pages")
         finally:
             nginx.terminate()
             nginx.wait()
             drop_database(url)
+            if copy:
+                drop_database(copy)
 
 
 def main() -> None:

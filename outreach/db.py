@@ -168,27 +168,32 @@ def claim_rows(
 
     Several processes may claim at once: PostgreSQL skips rows another is locking
     (`FOR UPDATE SKIP LOCKED`), and on both engines the update repeats the condition, so a
-    row another process changed in between is not taken twice."""
+    row another process changed in between is not taken twice. SQLite locks nothing while it
+    selects: when another process took every candidate in between, this looks again, so that
+    an empty claim always means nothing matches (callers stop there)."""
     table_id = model.id  # type: ignore[attr-defined]
-    candidates = list(
-        session.exec(
-            sa.select(table_id)
-            .where(condition)
-            .order_by(*order_by)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).scalars()
-    )
-    if not candidates:
-        session.rollback()
-        return []
-    claimed = session.execute(
-        sa.update(model)
-        .where(table_id.in_(candidates), condition)
-        .values(**values)
-        .returning(table_id)
-        .execution_options(synchronize_session=False)
-    ).scalars()
-    result = sorted(claimed)
-    session.commit()
-    return result
+    while True:
+        candidates = list(
+            session.exec(
+                sa.select(table_id)
+                .where(condition)
+                .order_by(*order_by)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).scalars()
+        )
+        if not candidates:
+            session.rollback()
+            return []
+        claimed = sorted(
+            session.execute(
+                sa.update(model)
+                .where(table_id.in_(candidates), condition)
+                .values(**values)
+                .returning(table_id)
+                .execution_options(synchronize_session=False)
+            ).scalars()
+        )
+        session.commit()
+        if claimed:
+            return claimed

@@ -1,5 +1,6 @@
 """The flask commands scripts rely on: users, tokens, demo data, the scheduler process."""
 
+import gc
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ from outreach.config import PROJECT_ROOT
 from outreach.demo import DEMO_EMAIL, DEMO_PASSWORD
 from outreach.mail.runner import link_checks, mail_context
 from outreach.prospects.models import Prospect, Stage
-from outreach.scheduler import build_scheduler
+from outreach.scheduler import build_scheduler, freeze_loaded_app
 
 
 def test_users_create_and_token_for_the_api(app, client):
@@ -115,6 +116,14 @@ def test_scheduler_has_its_jobs(app) -> None:
     job = scheduler.get_job("heartbeat")
     assert job is not None
     assert job.trigger.interval.total_seconds() == 30
+
+
+def test_the_scheduler_keeps_what_it_loaded_out_of_the_collectors_way() -> None:
+    try:
+        freeze_loaded_app()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_scheduler_process_runs_and_stops_on_sigterm(database_url: str, tmp_path: Path):

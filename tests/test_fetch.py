@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import time
 import tracemalloc
 from collections.abc import Iterator, Sequence
@@ -13,6 +14,7 @@ from email.utils import format_datetime, formatdate
 from pathlib import Path
 from urllib.parse import quote
 
+import httpcore
 import pytest
 
 from outreach.links.fetch import (
@@ -21,6 +23,7 @@ from outreach.links.fetch import (
     FetchedPage,
     IPAddress,
     PageFetcher,
+    _OriginPool,
     allow_all,
     fetch_many,
     public_only,
@@ -107,6 +110,63 @@ def test_reuses_connections(fetcher: PageFetcher, site: Site) -> None:
         assert fetcher.fetch(site.url("/html")).status == 200
 
     assert len(site.connections) == 1
+
+
+def test_keeps_a_connection_to_each_of_many_hosts() -> None:
+    """Link checks go to many sites in turn; each keeps its connection between pages (httpcore's
+    own pool closed idle connections past 20 and reconnected all the time)."""
+    sites = [Site(f"127.0.0.{n}") for n in range(2, 32)]
+    try:
+        with PageFetcher(allow_private=True, timeout=10) as fetcher:
+            for _ in range(3):
+                assert [fetcher.fetch(site.url("/html")).status for site in sites] == [200] * 30
+        assert [len(site.connections) for site in sites] == [1] * 30
+    finally:
+        for site in sites:
+            site.close()
+
+
+def test_a_connection_the_server_closes_is_not_used_again(fetcher: PageFetcher, site: Site) -> None:
+    assert fetcher.fetch(site.url("/html?close=1")).status == 200
+    assert fetcher.fetch(site.url("/html")).status == 200
+    assert fetcher.fetch(site.url("/html")).status == 200
+
+    assert len(site.connections) == 2
+
+
+def test_idle_connections_are_bounded_in_number_and_time() -> None:
+    """The pool itself (a detail of the fetcher, but its bounds matter): past `max_idle` the
+    longest idle connection is closed, and none is used after `keepalive_expiry`."""
+    sites = [Site(f"127.0.0.{n}") for n in (2, 3, 4)]
+    pool = _OriginPool(
+        ssl_context=ssl.create_default_context(),
+        network_backend=httpcore.SyncBackend(),
+        max_idle=2,
+        keepalive_expiry=0.5,
+    )
+
+    def get(site: Site) -> None:
+        request = httpcore.Request(
+            "GET", site.url("/html"), headers=[("Host", f"{site.host}:{site.port}")]
+        )
+        response = pool.handle_request(request)
+        assert response.read() == PAGE
+        response.close()
+
+    try:
+        with pool:
+            for site in sites:
+                get(site)  # the third one idle closes the first
+            get(sites[1])
+            get(sites[2])
+            get(sites[0])
+            assert [len(site.connections) for site in sites] == [2, 1, 1]
+            time.sleep(0.6)
+            get(sites[2])
+            assert [len(site.connections) for site in sites] == [2, 1, 2]
+    finally:
+        for site in sites:
+            site.close()
 
 
 @pytest.mark.parametrize("status", [404, 410, 500])

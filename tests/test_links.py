@@ -10,14 +10,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from outreach.activity.models import Activity
 from outreach.auth.models import Role
 from outreach.campaigns.models import Campaign
 from outreach.clock import FixedClock
 from outreach.links.models import Placement, PlacementStatus
+from outreach.links.services import claim_due_placements
 from outreach.mail.runner import link_checks, mail_context, run_due
 from outreach.prospects.models import Prospect, Stage
 from tests.conftest import ApiClient
@@ -205,6 +207,45 @@ def test_errors_are_unknown_never_lost(
         assert placement.status is PlacementStatus.UNKNOWN
         moment = placement.next_check_at
     assert session.get(Prospect, prospect_id).stage is Stage.LINKED
+
+
+def test_a_checker_that_loses_the_race_for_a_batch_claims_the_next(
+    local_app: Flask, api: ApiClient, site: Site, prospect_id: int
+) -> None:
+    """SQLite locks nothing while a checker picks its batch: when another checker claims those
+    rows first, this one picks again instead of taking "nothing claimed" for "nothing due"
+    (and stopping while placements wait). PostgreSQL locks the rows it picks: no race there."""
+    engine = local_app.extensions["outreach"].engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL locks the rows it selects (FOR UPDATE SKIP LOCKED)")
+    ids = [
+        api.post(f"/api/v1/prospects/{prospect_id}/placements", json=placement_body(site)).json[
+            "id"
+        ]
+        for _ in range(3)
+    ]
+    lease = timedelta(minutes=10)
+    raced: list[str] = []
+
+    def other_checker_first(connection, cursor, statement, *args: Any) -> None:
+        if statement.startswith("UPDATE placements SET next_check_at") and not raced:
+            raced.append(statement)
+            with engine.begin() as other:
+                other.execute(
+                    sa.update(Placement)
+                    .where(col(Placement.id).in_(ids[:2]))
+                    .values(next_check_at=NOW + lease)
+                )
+
+    sa.event.listen(engine, "before_cursor_execute", other_checker_first)
+    try:
+        with Session(engine) as session:
+            claimed = claim_due_placements(session, NOW, 2, lease)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", other_checker_first)
+
+    assert raced
+    assert claimed == ids[2:]
 
 
 def test_links_check_cli_prints_the_verdict_object(local_app: Flask, site: Site) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from outreach.activity.models import Activity
 from outreach.auth.models import Role, User
@@ -25,10 +25,10 @@ from outreach.links.services import (
     send_reclaim,
 )
 from outreach.mail.mailboxes import create_mailbox
-from outreach.mail.models import Message, TransportSecurity
+from outreach.mail.models import Enrolment, Message, Sequence, TransportSecurity
 from outreach.mail.runner import link_checks, mail_context, run_due
 from outreach.mail.schemas import MailboxInput
-from outreach.prospects.models import Prospect
+from outreach.prospects.models import Prospect, Stage, StageChange
 from outreach.prospects.schemas import ContactInput, ProspectInput
 from outreach.prospects.services import add_prospect
 from tests.httpservers import Site
@@ -209,3 +209,93 @@ def test_a_local_citation_must_show_the_clients_name_address_and_phone(
     assert check.mismatches == ["the listing does not show the phone '+49 89 1234567'"]
     assert session.get(Placement, placement.id).status is PlacementStatus.LIVE
     assert session.get(Prospect, world["prospect"].id).stage.value == "linked"
+
+
+def test_a_batch_of_checks_applies_their_events_in_order(
+    session: Session, world: dict[str, Any], campaign: Campaign, site: Site
+) -> None:
+    """The checks of one batch move prospects, log and alert as they would one at a time: a
+    site whose live link is lost while another of its links goes live ends up linked (lost,
+    then linked again), and a site with two links going live moves once, its sequence
+    stopped."""
+    app, sink = world["app"], world["sink"]
+    site.pages["gone"] = (200, GONE)
+    site.pages["post"] = (200, LINKED)
+    blog = world["prospect"]
+    lost = add_placement(session, world, page_url=site.url("/pages/gone"))
+    lost.status, lost.first_live_at, lost.consecutive_failures = (
+        PlacementStatus.LIVE,
+        MONDAY - timedelta(days=30),
+        2,
+    )
+    blog.stage = Stage.LINKED
+    new = add_placement(session, world, page_url=site.url("/pages/post"))
+    news = add_prospect(
+        session,
+        campaign,
+        ProspectInput(domain="news.example", contact=ContactInput(email="ed@news.example")),
+        world["owner"],
+    )
+    sequence = Sequence(campaign_id=campaign.id, name="Pitch")
+    session.add(sequence)
+    session.flush()
+    session.add(
+        Enrolment(
+            sequence_id=sequence.id,
+            prospect_id=news.id,
+            contact_id=news.primary_contact_id,
+            next_due_at=MONDAY + timedelta(days=3),
+        )
+    )
+    data = PlacementInput(target="domain:client.example", page_url=site.url("/pages/post"))
+    first = create_placement(session, news, data, world["owner"], MONDAY)
+    second = create_placement(session, news, data, world["owner"], MONDAY)
+    session.commit()
+
+    summary = due_pass(app, MONDAY)
+
+    assert (summary["links_checked"], summary["links_lost"], summary["links_live"]) == (4, 1, 3)
+    session.expire_all()
+    history = session.exec(
+        select(StageChange.prospect_id, StageChange.to_stage, StageChange.reason)
+        .where(StageChange.changed_at == MONDAY)
+        .order_by(StageChange.id)
+    ).all()
+    assert [tuple(row) for row in history] == [
+        (blog.id, Stage.LOST, "link_lost"),
+        (blog.id, Stage.LINKED, "link_live"),
+        (news.id, Stage.LINKED, "link_live"),
+    ]
+    assert session.get(Prospect, blog.id).stage is Stage.LINKED
+    assert session.get(Prospect, news.id).linked_at == MONDAY
+    logged = session.exec(
+        select(Activity.kind, Activity.prospect_id, Activity.summary)
+        .where(Activity.kind != "placement.added", col(Activity.kind).startswith("placement."))
+        .order_by(Activity.id)
+    ).all()
+    assert [(kind, prospect_id) for kind, prospect_id, _ in logged] == [
+        ("placement.lost", blog.id),
+        ("placement.live", blog.id),
+        ("placement.live", news.id),
+        ("placement.live", news.id),
+    ]
+    assert logged[0][2] == f"Link lost on {lost.page_url} (missing, 3 failing checks in a row)"
+    assert logged[1][2] == f"Link live on {new.page_url}"
+    assert {first.id, second.id} < {p.id for p in session.exec(select(Placement))}
+    enrolment = session.exec(select(Enrolment).where(Enrolment.prospect_id == news.id)).one()
+    assert (enrolment.status, enrolment.stop_reason) == ("stopped", "stage_moved")
+    notice = sink.wait_for(1)[0].message
+    assert notice["Subject"] == f"[outreach] {logged[0][2]}"
+
+
+def test_a_checks_activity_is_cut_to_the_logs_length(
+    session: Session, world: dict[str, Any], site: Site
+) -> None:
+    site.pages["post"] = (200, LINKED)
+    long_url = site.url("/pages/post?ref=" + "x" * 600)
+    add_placement(session, world, page_url=long_url)
+
+    due_pass(world["app"], MONDAY)
+
+    summary = session.exec(select(Activity.summary).where(Activity.kind == "placement.live")).one()
+    assert summary == f"Link live on {long_url}"[:500]

@@ -6,10 +6,12 @@ import re
 from datetime import UTC, date, datetime
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
 from outreach.auth.models import Role
 from outreach.campaigns.models import Campaign, CampaignKind
+from outreach.mail.models import Enrolment, Sequence
 from outreach.prospects.models import Contact, Domain, Prospect, Stage, StageChange
 from outreach.prospects.pipeline import MoveReason
 from outreach.prospects.schemas import ProspectInput, ProspectQuery
@@ -19,6 +21,7 @@ from outreach.prospects.services import (
     domain_history,
     list_prospects,
     move_stage,
+    move_stages,
 )
 from tests.conftest import csrf_token
 
@@ -134,6 +137,113 @@ class TestStageFunction:
         move_stage(session, prospect, MoveReason.REPLY_RECEIVED)
         move_stage(session, prospect, MoveReason.EMAIL_SENT)
         assert prospect.stage == Stage.REPLIED
+
+    def test_moving_many_at_once_is_moving_them_one_by_one(self, session, campaign, make_user):
+        """`move_stages` (the link checker's batches) against `move_stage` for the same system
+        events in the same order: the same history, stages, first-reached times, domain stamps
+        and stopped sequences, including a prospect moved back and forth and moves that do
+        not apply."""
+        owner = make_user()
+        first, second, third = (
+            add(
+                session,
+                campaign,
+                owner,
+                domain=f"site{n}.example",
+                contact={"email": f"a@site{n}.example"},
+            )
+            for n in range(3)
+        )
+        sequence = Sequence(campaign_id=campaign.id, name="Pitch")
+        session.add(sequence)
+        session.flush()
+        for prospect in (first, second, third):
+            session.add(
+                Enrolment(
+                    sequence_id=sequence.id,
+                    prospect_id=prospect.id,
+                    contact_id=prospect.primary_contact_id,
+                    next_due_at=datetime(2026, 11, 3, tzinfo=UTC),
+                )
+            )
+        session.commit()
+        moves = [
+            (first, MoveReason.EMAIL_SENT),
+            (second, MoveReason.LINK_LIVE),
+            (first, MoveReason.REPLY_RECEIVED),
+            (second, MoveReason.LINK_LIVE),
+            (second, MoveReason.LINK_LOST),
+            (third, MoveReason.LINK_LOST),
+            (second, MoveReason.LINK_LIVE),
+            (first, MoveReason.EMAIL_SENT),
+            (first, MoveReason.LINK_LIVE),
+        ]
+        at = datetime(2026, 11, 2, 10, tzinfo=UTC)
+        ids = {first.id: "first", second.id: "second", third.id: "third"}
+        before = {row["id"]: row["updated_at"] for row in rows_of(session, Prospect)}
+
+        def outcome() -> dict[str, object]:
+            session.flush()
+            prospects = rows_of(session, Prospect)
+            return {
+                "history": [
+                    (
+                        ids[change.prospect_id],
+                        change.from_stage,
+                        change.to_stage,
+                        change.changed_at,
+                        change.changed_by_id,
+                        change.reason,
+                    )
+                    for change in session.exec(
+                        select(StageChange)
+                        .where(StageChange.changed_at == at)
+                        .order_by(StageChange.id)
+                    )
+                ],
+                "prospects": [without_updated_at(row) for row in prospects],
+                "touched": sorted(
+                    ids[row["id"]] for row in prospects if row["updated_at"] != before[row["id"]]
+                ),
+                "domains": rows_of(session, Domain),
+                "enrolments": rows_of(session, Enrolment),
+            }
+
+        for prospect, reason in moves:
+            move_stage(session, prospect, reason, at=at)
+        one_by_one = outcome()
+        session.rollback()
+        assert move_stages(session, moves, at=at) == 6
+        at_once = outcome()
+        session.rollback()
+
+        assert at_once == one_by_one
+        assert [(name, to) for name, _, to, *_ in one_by_one["history"]] == [
+            ("first", "contacted"),
+            ("second", "linked"),
+            ("first", "replied"),
+            ("second", "lost"),
+            ("second", "linked"),
+            ("first", "linked"),
+        ]
+        assert one_by_one["touched"] == ["first", "second"]
+        assert [row["stage"] for row in one_by_one["prospects"]] == ["linked", "linked", "prospect"]
+        assert [row["status"] for row in one_by_one["enrolments"]] == [
+            "stopped",
+            "stopped",
+            "active",
+        ]
+
+
+def rows_of(session, model) -> list[dict[str, object]]:
+    return [
+        dict(row) for row in session.execute(sa.select(model.__table__).order_by("id")).mappings()
+    ]
+
+
+def without_updated_at(row: dict[str, object]) -> dict[str, object]:
+    """updated_at is the wall clock at the flush, so it differs from run to run."""
+    return {name: value for name, value in row.items() if name != "updated_at"}
 
 
 @pytest.fixture

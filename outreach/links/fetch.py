@@ -290,7 +290,8 @@ class _OriginPool:
         try:
             response = connection.handle_request(request)
         except BaseException:
-            self._give_back(connection, key)
+            # httpcore closes a connection whose exchange failed; this makes sure of it.
+            self._give_back(connection, key, reusable=False)
             raise
         return httpcore.Response(
             status=response.status,
@@ -306,6 +307,8 @@ class _OriginPool:
                 idle = self._idle.get(key, [])
                 while idle:
                     connection = idle.pop()
+                    if not idle:
+                        del self._idle[key]
                     del self._waiting[connection]
                     # Expired, or the server closed it (its socket reads as EOF).
                     if connection.has_expired():
@@ -325,14 +328,18 @@ class _OriginPool:
             for connection in stale:
                 connection.close()
 
-    def _give_back(self, connection: httpcore.HTTPConnection, key: _OriginKey) -> None:
-        """Keeps a connection whose exchange ended cleanly (HTTP/1.1 keep-alive); a connection
-        the server or an error closed is dropped."""
+    def _give_back(
+        self, connection: httpcore.HTTPConnection, key: _OriginKey, *, reusable: bool = True
+    ) -> None:
+        """Keeps a connection whose exchange ended cleanly (HTTP/1.1 keep-alive); one the
+        server or an error closed is dropped."""
         now = time.monotonic()
         closing: list[httpcore.HTTPConnection] = []
         with self._lock:
             self._busy.discard(connection)
-            if connection.is_idle():
+            if not reusable:
+                closing.append(connection)
+            elif connection.is_idle():
                 self._idle.setdefault(key, []).append(connection)
                 self._waiting[connection] = (key, now + self._keepalive_expiry)
             while self._waiting:

@@ -400,8 +400,12 @@ def _store_checks(
             placement_rows.append({"id": placement_id, **changes})
             checks.append((placement, change, result.verdict))
         session.execute(sa.insert(PlacementCheck), check_rows)
-        # Rows that set the same columns go in one executemany; it takes them as they come.
-        session.execute(sa.update(Placement), sorted(placement_rows, key=sorted))
+        # Rows that set the same columns go in one executemany; it takes them as they come. The
+        # placements loaded above keep their old values: nothing here reads those again.
+        session.execute(
+            sa.update(Placement).execution_options(synchronize_session=False),
+            sorted(placement_rows, key=sorted),
+        )
         _apply_events(session, checks, now)
         session.commit()
     return counts

@@ -339,10 +339,12 @@ def _fix_escape(match: re.Match[str]) -> str:
 
 
 def _header_lines(headers: Mapping[str, str], name: str) -> list[str]:
-    """Every value of one header, case-insensitively; httpx.Headers keeps repeated lines apart."""
-    multi_items = getattr(headers, "multi_items", None)
-    items = multi_items() if callable(multi_items) else headers.items()
-    return [value for key, value in items if key.lower() == name]
+    """Every value of one header, case-insensitively; httpx.Headers keeps repeated lines apart
+    (and decodes only the lines asked for: decoding them all four times a page showed up)."""
+    get_list = getattr(headers, "get_list", None)
+    if callable(get_list):
+        return get_list(name)
+    return [value for key, value in headers.items() if key.lower() == name]
 
 
 def _media_type(headers: Mapping[str, str]) -> str:
@@ -395,7 +397,8 @@ def _tokens(value: str | None) -> list[str]:
 
 @dataclass
 class _Scan:
-    """What one pass over the parsed page collects (one CSS pass is cheaper than four)."""
+    """What two passes over the parsed page collect: the links, then the few elements that say
+    something about the page (one pass for all four kinds cost more: a tag test per link)."""
 
     anchors: list[LexborNode] = field(default_factory=list)
     base_href: str | None = None
@@ -403,17 +406,14 @@ class _Scan:
     robots: set[str] = field(default_factory=set)
 
 
-_SCAN_SELECTOR = "a[href], base[href], meta[name], link[rel][href]"
+_PAGE_SELECTOR = "base[href], meta[name], link[rel][href]"
 
 
 def _scan(tree: LexborHTMLParser) -> _Scan:
     """Links, the first <base href>, the first canonical <link> and meta robots/googlebot."""
-    found = _Scan()
-    for node in tree.css(_SCAN_SELECTOR):
+    found = _Scan(anchors=tree.css("a[href]"))
+    for node in tree.css(_PAGE_SELECTOR):
         tag = node.tag
-        if tag == "a":
-            found.anchors.append(node)
-            continue
         attrs = node.attrs
         if tag == "base":
             if found.base_href is None:

@@ -324,7 +324,9 @@ def move_stage(
         return None
     if target in STAGES_THAT_STOP:
         stop_enrolments_for_prospects(session, [prospect.id], StopReason.STAGE_MOVED)
-    return _enter_stage(session, prospect, target, reason, actor, at or utcnow())
+    change = StageChange(**_enter_stage(session, prospect, target, reason, actor, at or utcnow()))
+    session.add(change)
+    return change
 
 
 def move_stages(
@@ -332,21 +334,22 @@ def move_stages(
 ) -> int:
     """`move_stage` for many system events at once (the link checker's batches), in their
     order: a later move of a prospect starts where an earlier one left it. The sequences of
-    all the prospects that move past *contacted* are stopped together. Returns the moves made;
-    the caller commits."""
+    all the prospects that move past *contacted* are stopped together, and the history is
+    written in one statement. Returns the moves made; the caller commits."""
     stopping: list[int] = []
-    moved = 0
+    history: list[dict[str, Any]] = []
     for prospect, reason in moves:
         target = next_stage(prospect.stage, reason)
         if target is None:
             continue
         if target in STAGES_THAT_STOP:
             stopping.append(prospect.id)
-        _enter_stage(session, prospect, target, reason, None, at)
-        moved += 1
+        history.append(_enter_stage(session, prospect, target, reason, None, at))
     if stopping:
         stop_enrolments_for_prospects(session, stopping, StopReason.STAGE_MOVED)
-    return moved
+    if history:
+        session.execute(sa.insert(StageChange), history)
+    return len(history)
 
 
 def _enter_stage(
@@ -356,17 +359,17 @@ def _enter_stage(
     reason: MoveReason,
     actor: User | None,
     moved_at: datetime,
-) -> StageChange:
-    """The move itself, once it is decided and the sequences are stopped."""
-    change = StageChange(
-        prospect_id=prospect.id,
-        from_stage=prospect.stage,
-        to_stage=target,
-        changed_at=moved_at,
-        changed_by_id=actor.id if actor else None,
-        reason=reason.value,
-    )
-    session.add(change)
+) -> dict[str, Any]:
+    """The move itself, once it is decided and the sequences are stopped; returns the values of
+    its history row (a StageChange), for the caller to write."""
+    change = {
+        "prospect_id": prospect.id,
+        "from_stage": prospect.stage,
+        "to_stage": target,
+        "changed_at": moved_at,
+        "changed_by_id": actor.id if actor else None,
+        "reason": reason.value,
+    }
     prospect.stage = target
     prospect.stage_changed_at = moved_at
     first_reached = FIRST_REACHED.get(target)

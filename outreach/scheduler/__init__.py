@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ import click
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import current_app
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import configure_mappers
 from sqlmodel import Session
 
 from outreach.clock import Clock
@@ -35,6 +37,16 @@ def discard_abandoned_uploads(engine: Engine) -> None:
         count = discard_abandoned_imports(session, utcnow())
     if count:
         log.info("discarded %d abandoned import uploads", count)
+
+
+def freeze_loaded_app() -> None:
+    """Everything loaded by now (the app, its models, the libraries) lives as long as the
+    process: moved out of the collector's sight, a full collection no longer rescans it, and a
+    pass of link checks allocates enough to run several. The ORM's mappers are configured
+    first (else the first query does it), so that what they build is frozen too."""
+    configure_mappers()
+    gc.collect()
+    gc.freeze()
 
 
 def run_due_work(engine: Engine, ctx: MailContext, links: LinkChecks, clock: Clock) -> None:
@@ -99,6 +111,7 @@ def scheduler() -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    freeze_loaded_app()
     jobs.start()
     log.info("scheduler started")
     while not stop_requested:
