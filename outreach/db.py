@@ -72,6 +72,30 @@ def _utc_date_postgresql(element: utc_date, compiler: Any, **kw: Any) -> str:
     return f"CAST(timezone('UTC', {compiler.process(element.clauses, **kw)}) AS DATE)"
 
 
+class utc_week(FunctionElement[Any]):  # noqa: N801  (reads as the SQL function it is)
+    """The Monday of the UTC week of a UTCDateTime column (or of a DATE), for weekly rollups."""
+
+    type = sa.Date()
+    inherit_cache = True
+
+
+@compiles(utc_week, "sqlite")
+def _utc_week_sqlite(element: utc_week, compiler: Any, **kw: Any) -> str:
+    # The coming Sunday (the day itself on a Sunday), then back to its Monday.
+    return f"date({compiler.process(element.clauses, **kw)}, 'weekday 0', '-6 days')"
+
+
+@compiles(utc_week, "postgresql")
+def _utc_week_postgresql(element: utc_week, compiler: Any, **kw: Any) -> str:
+    moment = compiler.process(element.clauses, **kw)
+    [argument] = element.clauses.clauses
+    # A DATE has no time zone; a timestamp is taken to UTC first (a plain cast would use the
+    # session's time zone).
+    if isinstance(argument.type, sa.Date):
+        return f"CAST(date_trunc('week', CAST({moment} AS TIMESTAMP)) AS DATE)"
+    return f"CAST(date_trunc('week', timezone('UTC', {moment})) AS DATE)"
+
+
 class days_between(FunctionElement[Any]):  # noqa: N801  (reads as the SQL function it is)
     """end - start in days (a float) for two UTCDateTime columns."""
 

@@ -43,9 +43,18 @@ from outreach.prospects.models import (
     StageChange,
     Tag,
 )
+from outreach.reports.models import (
+    AnchorTally,
+    LinkTally,
+    LinkWeekTally,
+    ProspectTally,
+    SpendTally,
+    ValueBand,
+)
 
 __all__ = [
     "Activity",
+    "AnchorTally",
     "ApiToken",
     "AssetType",
     "Campaign",
@@ -65,7 +74,9 @@ __all__ = [
     "ImportRejection",
     "ImportStatus",
     "InboundKind",
+    "LinkTally",
     "LinkType",
+    "LinkWeekTally",
     "MailTally",
     "Mailbox",
     "Message",
@@ -76,10 +87,12 @@ __all__ = [
     "Prospect",
     "ProspectImport",
     "ProspectTag",
+    "ProspectTally",
     "Rel",
     "Role",
     "Sequence",
     "SequenceStep",
+    "SpendTally",
     "Stage",
     "StageChange",
     "Suppression",
@@ -88,4 +101,5 @@ __all__ = [
     "Template",
     "TimeEntry",
     "User",
+    "ValueBand",
 ]

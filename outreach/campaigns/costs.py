@@ -24,6 +24,7 @@ from outreach.db import utcnow
 from outreach.links.models import Placement
 from outreach.prospects.models import Prospect
 from outreach.reports.figures import ValueModel, to_cents, value_model_from_json
+from outreach.reports.rollups import set_value_bands
 
 
 def format_minutes(minutes: int) -> str:
@@ -273,6 +274,7 @@ def set_value_model(
     model = value_model_from_json(raw)
     campaign.value_model = model.as_json()
     campaign.updated_at = utcnow()
+    set_value_bands(session, campaign, model)
     record_activity(
         session, "campaign.value_model", "Value model changed", actor=actor, campaign_id=campaign.id
     )
@@ -284,6 +286,7 @@ def reset_value_model(session: Session, campaign: Campaign, actor: User) -> None
     """Back to the default model, and to whatever the default becomes later."""
     campaign.value_model = {}
     campaign.updated_at = utcnow()
+    set_value_bands(session, campaign, None)
     record_activity(
         session,
         "campaign.value_model",

@@ -47,19 +47,16 @@ class Placement(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_placements_status_next_check", "status", "next_check_at"),
         sa.CheckConstraint("cost IS NULL OR cost >= 0", "cost"),
-        # Reports aggregate a campaign's live links in index order, reading no table rows.
-        sa.Index(
-            "ix_placements_campaign_live",
-            "campaign_id",
-            "link_type",
-            "found_verdict",
-            "paid",
-            "prospect_id",
-            "value_override",
-            sqlite_where=sa.text(LIVE_NOW),
-            postgresql_where=sa.text(LIVE_NOW),
-        ),
         sa.Index("ix_placements_campaign_first_live", "campaign_id", "first_live_at", "lost_at"),
+        # The survival figures read the lost links one by one; there are few.
+        sa.Index(
+            "ix_placements_campaign_lost",
+            "campaign_id",
+            "first_live_at",
+            "lost_at",
+            sqlite_where=sa.text("lost_at IS NOT NULL"),
+            postgresql_where=sa.text("lost_at IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -109,6 +106,10 @@ class Placement(SQLModel, table=True):
     )
     created_by_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     created_at: datetime = created_at_field()
+    # Copies of the prospect's owner and rating, kept by triggers (see reports.models): a
+    # link's share of the report rollups is then a function of its own row.
+    owner_id: int | None = None
+    domain_rating: int | None = None
 
 
 class PlacementCheck(SQLModel, table=True):

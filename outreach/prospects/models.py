@@ -83,6 +83,28 @@ class Prospect(SQLModel, table=True):
         sa.Index("ix_prospects_campaign_created", "campaign_id", "created_at"),
         sa.Index("ix_prospects_campaign_updated", "campaign_id", "updated_at"),
         sa.Index("ix_prospects_campaign_owner_stage", "campaign_id", "owner_id", "stage"),
+        # The report's referring domains and bursts, and its medians, read these in order.
+        sa.Index(
+            "ix_prospects_campaign_live_links",
+            "campaign_id",
+            "live_links",
+            sqlite_where=sa.text("live_links > 0"),
+            postgresql_where=sa.text("live_links > 0"),
+        ),
+        sa.Index(
+            "ix_prospects_campaign_reply_days",
+            "campaign_id",
+            "reply_days",
+            sqlite_where=sa.text("reply_days IS NOT NULL"),
+            postgresql_where=sa.text("reply_days IS NOT NULL"),
+        ),
+        sa.Index(
+            "ix_prospects_campaign_live_days",
+            "campaign_id",
+            "live_days",
+            sqlite_where=sa.text("live_days IS NOT NULL"),
+            postgresql_where=sa.text("live_days IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -96,6 +118,11 @@ class Prospect(SQLModel, table=True):
     contacted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     replied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     linked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Kept by triggers (see reports.models): days from contacted to replied and to linked,
+    # when both are known and in that order; and how many of its links are live now.
+    reply_days: float | None = None
+    live_days: float | None = None
+    live_links: int = Field(default=0, sa_column_kwargs={"server_default": sa.text("0")})
     owner_id: int | None = Field(
         default=None, foreign_key="users.id", ondelete="SET NULL", index=True
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from outreach.auth.models import User
-from outreach.campaigns.models import Campaign, Client, ContentAsset, CostEntry, TimeEntry
-from outreach.db import days_between, utc_date
-from outreach.links.models import LIVE_NOW, LinkType, Placement
+from outreach.campaigns.models import Campaign, Client, ContentAsset, CostEntry
+from outreach.db import utc_week
+from outreach.links.models import Placement
 from outreach.mail.models import MailTally, Template
 from outreach.mail.tallies import NO_TEMPLATE
 from outreach.prospects.models import Domain, Prospect, Stage
@@ -33,10 +33,18 @@ from outreach.reports.figures import (
     rate,
     rel_mix,
     roi,
-    survival,
+    survival_share,
     to_cents,
     value_model_from_json,
     weekly_totals,
+)
+from outreach.reports.models import (
+    NO_OWNER,
+    AnchorTally,
+    LinkTally,
+    LinkWeekTally,
+    ProspectTally,
+    SpendTally,
 )
 
 # The rel of a live link, from its last verdict.
@@ -92,8 +100,6 @@ class DayOfLinks(CountedLinks):
     day: date
 
 
-# Spelled as in the partial indexes' predicate: SQLite uses such an index only then.
-LIVE = sa.text(LIVE_NOW)
 BURST_LIMIT = 3
 SURVIVAL_DAYS = (30, 90, 180)
 
@@ -102,108 +108,100 @@ def _rel(verdict: str) -> str:
     return REL_OF_VERDICT.get(verdict or "live", "follow")
 
 
-def _band_of(model: ValueModel) -> Any:
-    """The DR band a prospect's rating falls in, as the band's lowest DR, in SQL: links are
-    then counted per band rather than per rating. No rating counts as the lowest band."""
-    return sa.case(
-        *[
-            (col(Prospect.domain_rating) >= min_dr, min_dr)
-            for min_dr, _ in reversed(model.bands)
-            if min_dr
-        ],
-        else_=0,
-    )
+def _owner(owner_id: int) -> int | None:
+    return None if owner_id == NO_OWNER else owner_id
 
 
-def _live_link_groups(session: Session, campaign_id: int, model: ValueModel) -> list[LinkGroup]:
-    band = _band_of(model)
-    rows = session.exec(
-        select(
-            Prospect.owner_id,
-            Placement.link_type,
-            Placement.found_verdict,
-            Placement.paid,
-            band,
-            func.count(),
-            func.count(Placement.value_override),
-            func.coalesce(func.sum(Placement.value_override), 0),
-        )
-        .join(Prospect, col(Prospect.id) == Placement.prospect_id)
-        .where(Placement.campaign_id == campaign_id, LIVE)
-        .group_by(
-            Prospect.owner_id, Placement.link_type, Placement.found_verdict, Placement.paid, band
-        )
-    )
+def _amount(cents: int) -> Decimal:
+    return Decimal(cents) / 100
+
+
+def _live_link_groups(session: Session, campaign_id: int) -> list[LinkGroup]:
     return [
         LinkGroup(
-            owner_id=owner,
-            link_type=LinkType(kind).value,
+            owner_id=_owner(owner_id),
+            link_type=link_type,
             rel=_rel(verdict),
             paid=bool(paid),
-            domain_rating=band_start,
+            domain_rating=band,
             links=links,
             overridden=overridden,
-            override_total=Decimal(override_total),
+            override_total=_amount(override_cents),
         )
-        for owner, kind, verdict, paid, band_start, links, overridden, override_total in rows
+        for owner_id, link_type, verdict, paid, band, links, overridden, override_cents in (
+            session.execute(
+                sa.select(
+                    LinkTally.owner_id,
+                    LinkTally.link_type,
+                    LinkTally.verdict,
+                    LinkTally.paid,
+                    LinkTally.band,
+                    LinkTally.links,
+                    LinkTally.overridden,
+                    LinkTally.override_cents,
+                ).where(LinkTally.campaign_id == campaign_id, LinkTally.links > 0)
+            )
+        )
     ]
 
 
-def live_links_by_day(
-    session: Session, campaign_id: int, model: ValueModel | None = None
-) -> list[DayOfLinks]:
-    """Live links by the day they first went live (and, given a value model, by DR band and
-    rel, so each day's value can be summed)."""
-    day = utc_date(Placement.first_live_at)
-    if model is None:
-        return [
-            DayOfLinks(
-                day=on,
-                rel="follow",
-                domain_rating=None,
-                links=links,
-                overridden=0,
-                override_total=Decimal(0),
-            )
-            for on, links in session.exec(
-                select(day, func.count())
-                .where(Placement.campaign_id == campaign_id, LIVE)
-                .group_by(day)
-            )
-        ]
-    band = _band_of(model)
-    rows = session.exec(
-        select(
-            day,
-            Placement.found_verdict,
-            band,
-            func.count(),
-            func.count(Placement.value_override),
-            func.coalesce(func.sum(Placement.value_override), 0),
+@dataclass(frozen=True)
+class WeekOfLinks:
+    """A row of LinkWeekTally."""
+
+    week: date
+    verdict: str
+    band: int
+    ever_live: int
+    links: int
+    overridden: int
+    override_cents: int
+
+
+def _link_weeks(session: Session, campaign_id: int) -> list[WeekOfLinks]:
+    return [
+        WeekOfLinks(*row)
+        for row in session.execute(
+            sa.select(
+                LinkWeekTally.week,
+                LinkWeekTally.verdict,
+                LinkWeekTally.band,
+                LinkWeekTally.ever_live,
+                LinkWeekTally.links,
+                LinkWeekTally.overridden,
+                LinkWeekTally.override_cents,
+            ).where(LinkWeekTally.campaign_id == campaign_id, LinkWeekTally.ever_live > 0)
         )
-        .join(Prospect, col(Prospect.id) == Placement.prospect_id)
-        .where(Placement.campaign_id == campaign_id, LIVE)
-        .group_by(day, Placement.found_verdict, band)
-    )
+    ]
+
+
+def live_links_by_week(session: Session, campaign_id: int) -> list[DayOfLinks]:
+    """Live links by the week (its Monday) they first went live, by DR band and rel, so that
+    each week's value can be summed."""
+    return _live_weeks(_link_weeks(session, campaign_id))
+
+
+def _live_weeks(weeks: Iterable[WeekOfLinks]) -> list[DayOfLinks]:
     return [
         DayOfLinks(
-            day=on,
-            rel=_rel(verdict),
-            domain_rating=band_start,
-            links=links,
-            overridden=overridden,
-            override_total=Decimal(override_total),
+            day=tally.week,
+            rel=_rel(tally.verdict),
+            domain_rating=tally.band,
+            links=tally.links,
+            overridden=tally.overridden,
+            override_total=_amount(tally.override_cents),
         )
-        for on, verdict, band_start, links, overridden, override_total in rows
+        for tally in weeks
+        if tally.links
     ]
 
 
 def _live_anchors(session: Session, campaign_id: int) -> dict[str, int]:
     return dict(
         session.exec(
-            select(Placement.found_anchor, func.count())
-            .where(Placement.campaign_id == campaign_id, LIVE)
-            .group_by(Placement.found_anchor)
+            select(AnchorTally.anchor, AnchorTally.links).where(
+                AnchorTally.campaign_id == campaign_id, AnchorTally.links > 0
+            )
         ).all()
     )
 
@@ -211,41 +209,31 @@ def _live_anchors(session: Session, campaign_id: int) -> dict[str, int]:
 def _referring_domains(session: Session, campaign_id: int) -> tuple[int, dict[str, int]]:
     """How many domains link (a campaign has one prospect per domain), and the domains with
     more live links than the burst limit."""
-    domains = session.exec(
-        select(func.count(sa.distinct(Placement.prospect_id))).where(
-            Placement.campaign_id == campaign_id, LIVE
-        )
-    ).one()
-    crowded = (
-        select(Placement.prospect_id, func.count().label("links"))
-        .where(Placement.campaign_id == campaign_id, LIVE)
-        .group_by(Placement.prospect_id)
-        .having(func.count() > BURST_LIMIT)
-        .subquery()
-    )
+    # Spelled as the partial index's predicate, so that SQLite uses it.
+    linking = (Prospect.campaign_id == campaign_id, sa.text("live_links > 0"))
+    domains = session.exec(select(func.count()).select_from(Prospect).where(*linking)).one()
     bursts = dict(
         session.exec(
-            select(Domain.name, crowded.c.links)
-            .join(Prospect, col(Prospect.id) == crowded.c.prospect_id)
+            select(Domain.name, Prospect.live_links)
             .join(Domain, col(Domain.id) == Prospect.domain_id)
+            .where(*linking, col(Prospect.live_links) > BURST_LIMIT)
         ).all()
     )
     return domains, bursts
 
 
-def _durations(session: Session, campaign_id: int, start: Any, end: Any) -> list[timedelta]:
-    """For each prospect that reached both stages, the time from the first to the second (the
-    days computed in SQL, so only numbers cross the wire)."""
-    days = days_between(start, end)
-    rows = session.exec(
-        select(days).where(
-            Prospect.campaign_id == campaign_id,
-            col(start).is_not(None),
-            col(end).is_not(None),
-            end >= start,
-        )
-    )
-    return [timedelta(days=float(value)) for value in rows]
+def _median_days(session: Session, campaign_id: int, days: Any, predicate: str) -> float | None:
+    """The median of a per-prospect number of days, read from its index: a count, then the
+    one or two values in the middle."""
+    # Spelled as the partial index's predicate, so that SQLite uses it.
+    known = (Prospect.campaign_id == campaign_id, sa.text(predicate))
+    count = session.exec(select(func.count()).select_from(Prospect).where(*known)).one()
+    if not count:
+        return None
+    middle = session.exec(
+        select(days).where(*known).order_by(days).offset((count - 1) // 2).limit(2 - count % 2)
+    ).all()
+    return median_days([timedelta(days=value) for value in middle])
 
 
 @dataclass(frozen=True)
@@ -257,13 +245,16 @@ class Tally:
 
 
 def _tallies(session: Session, campaign_id: int) -> list[Tally]:
-    """The campaign's mail counts per day and template (a few hundred rows a year)."""
+    """The campaign's mail counts per week (its Monday) and template."""
+    week = utc_week(MailTally.day)
     return [
         Tally(day, template_id, sent, replies)
-        for day, template_id, sent, replies in session.exec(
-            select(MailTally.day, MailTally.template_id, MailTally.sent, MailTally.replies).where(
-                MailTally.campaign_id == campaign_id
+        for day, template_id, sent, replies in session.execute(
+            sa.select(
+                week, MailTally.template_id, func.sum(MailTally.sent), func.sum(MailTally.replies)
             )
+            .where(MailTally.campaign_id == campaign_id)
+            .group_by(week, MailTally.template_id)
         )
     ]
 
@@ -290,12 +281,12 @@ class CampaignCore:
 
 def _owner_stage_counts(session: Session, campaign_id: int) -> dict[int | None, dict[str, int]]:
     counts: dict[int | None, dict[str, int]] = defaultdict(dict)
-    for owner_id, stage, count in session.exec(
-        select(Prospect.owner_id, Prospect.stage, func.count())
-        .where(Prospect.campaign_id == campaign_id)
-        .group_by(Prospect.owner_id, Prospect.stage)
+    for owner_id, stage, prospects in session.execute(
+        sa.select(ProspectTally.owner_id, ProspectTally.stage, ProspectTally.prospects).where(
+            ProspectTally.campaign_id == campaign_id, ProspectTally.prospects > 0
+        )
     ):
-        counts[owner_id][stage.value] = count
+        counts[_owner(owner_id)][stage] = prospects
     return dict(counts)
 
 
@@ -311,7 +302,7 @@ def campaign_core(session: Session, campaign: Campaign) -> CampaignCore:
         if campaign.value_model
         else ValueModel.default()
     )
-    groups = _live_link_groups(session, campaign.id, model)
+    groups = _live_link_groups(session, campaign.id)
     referring, bursts = _referring_domains(session, campaign.id)
     daily_costs = _daily_costs(session, campaign.id)
     return CampaignCore(
@@ -346,6 +337,7 @@ def campaign_report(
     builder costs is left out unless the viewer is a manager or admin: it would reveal rates."""
     core = campaign_core(session, campaign)
     stages, groups = core.stages, core.link_groups
+    weeks_of_links = _link_weeks(session, campaign.id)
     client = session.get(Client, campaign.client_id)
     keywords = [
         word.strip()
@@ -381,23 +373,23 @@ def campaign_report(
         "replies": core.replies,
         "reply_rate": rate(stages.replied, stages.contacted),
         "publish_rate": rate(core.links_live, stages.contacted),
-        "median_days_to_reply": median_days(
-            _durations(session, campaign.id, Prospect.contacted_at, Prospect.replied_at)
+        "median_days_to_reply": _median_days(
+            session, campaign.id, Prospect.reply_days, "reply_days IS NOT NULL"
         ),
-        "median_days_to_live": median_days(
-            _durations(session, campaign.id, Prospect.contacted_at, Prospect.linked_at)
+        "median_days_to_live": _median_days(
+            session, campaign.id, Prospect.live_days, "live_days IS NOT NULL"
         ),
         "links_live": core.links_live,
         "links_by_type": dict(sorted(_count_by(groups, lambda group: group.link_type).items())),
         "rel_mix": rels,
         "referring_domains": core.referring_domains,
         "anchor_mix": anchors,
-        "survival": _survival(session, campaign.id, now),
+        "survival": _survival(session, campaign.id, weeks_of_links, now),
         "cost_total": money(core.cost_total),
         "cost_per_link": money(cost_per_link(core.cost_total, core.links_live)),
         "value_total": money(core.value_total),
         "roi": roi(core.value_total, core.cost_total),
-        "over_time": _over_time(session, campaign, now, core),
+        "over_time": _over_time(campaign, now, core, _live_weeks(weeks_of_links)),
         "builders": _builders(
             session, campaign.id, core, show_cost=viewer is not None and sees_everything(viewer)
         ),
@@ -414,52 +406,54 @@ def campaign_report(
     }
 
 
-def _survival(session: Session, campaign_id: int, now: datetime) -> dict[str, float | None]:
-    """Links that went live long enough ago are counted in SQL; only lost ones are read."""
+def _survival(
+    session: Session, campaign_id: int, weeks_of_links: list[WeekOfLinks], now: datetime
+) -> dict[str, float | None]:
+    """Links that went live before the cutoff's week are counted from the week tallies, those
+    of that week from the index; only the lost ones are read one by one."""
+    lost = session.exec(
+        select(Placement.first_live_at, Placement.lost_at).where(
+            Placement.campaign_id == campaign_id,
+            sa.text("lost_at IS NOT NULL"),
+            col(Placement.first_live_at) <= now - timedelta(days=min(SURVIVAL_DAYS)),
+        )
+    ).all()
     shares = {}
     for days in SURVIVAL_DAYS:
         cutoff = now - timedelta(days=days)
-        ever_live = (
-            Placement.campaign_id == campaign_id,
-            col(Placement.first_live_at).is_not(None),
-            col(Placement.first_live_at) <= cutoff,
-        )
-        old_enough = session.exec(select(func.count()).where(*ever_live)).one()
-        lost = session.exec(
-            select(Placement.first_live_at, Placement.lost_at).where(
-                *ever_live, col(Placement.lost_at).is_not(None)
+        monday = cutoff.date() - timedelta(days=cutoff.weekday())
+        old_enough = sum(tally.ever_live for tally in weeks_of_links if tally.week < monday)
+        old_enough += session.exec(
+            select(func.count()).where(
+                Placement.campaign_id == campaign_id,
+                col(Placement.first_live_at) >= datetime.combine(monday, time(), tzinfo=UTC),
+                col(Placement.first_live_at) <= cutoff,
             )
-        ).all()
-        still_counted = [(cutoff, None)] * (old_enough - len(lost))
-        shares[f"{days}d"] = survival([*still_counted, *lost], now, days)
+        ).one()
+        lost_by_then = [(live, gone) for live, gone in lost if live <= cutoff]
+        shares[f"{days}d"] = survival_share(old_enough, lost_by_then, days)
     return shares
 
 
 def _daily_costs(session: Session, campaign_id: int) -> list[tuple[date, Decimal]]:
-    """The campaign's costs by the day they were incurred: entries, link prices (when agreed)
-    and logged time at each user's rate."""
+    """The campaign's costs by the day they were incurred (entries) or by its week's Monday
+    (link prices, when agreed, and logged time at each user's rate)."""
     entries = session.exec(
         select(CostEntry.incurred_on, func.sum(CostEntry.amount))
         .where(CostEntry.campaign_id == campaign_id)
         .group_by(CostEntry.incurred_on)
     ).all()
-    agreed_day = utc_date(Placement.created_at)
-    prices = session.exec(
-        select(agreed_day, func.sum(Placement.cost))
-        .where(Placement.campaign_id == campaign_id, col(Placement.cost).is_not(None))
-        .group_by(agreed_day)
-    ).all()
-    logged_day = utc_date(TimeEntry.logged_at)
-    time_cost = session.exec(
-        select(logged_day, func.sum(TimeEntry.minutes * User.hourly_rate))
-        .join(User, col(User.id) == TimeEntry.user_id)
-        .where(TimeEntry.campaign_id == campaign_id, col(User.hourly_rate).is_not(None))
-        .group_by(logged_day)
+    spend = session.exec(
+        select(SpendTally.week, SpendTally.price_cents, SpendTally.minutes, User.hourly_rate)
+        .outerjoin(User, col(User.id) == SpendTally.person_id)
+        .where(SpendTally.campaign_id == campaign_id)
     ).all()
     return [
         *((day, Decimal(amount)) for day, amount in entries),
-        *((day, Decimal(amount)) for day, amount in prices),
-        *((day, Decimal(amount) / 60) for day, amount in time_cost),
+        *(
+            (week, _amount(cents) + (minutes * rate / 60 if rate is not None else 0))
+            for week, cents, minutes, rate in spend
+        ),
     ]
 
 
@@ -479,10 +473,7 @@ def _split_period(
 
 
 def _over_time(
-    session: Session,
-    campaign: Campaign,
-    now: datetime,
-    core: CampaignCore,
+    campaign: Campaign, now: datetime, core: CampaignCore, days_of_links: list[DayOfLinks]
 ) -> list[dict[str, Any]]:
     """Weekly links gone live, emails, replies, cost and value, with running cost and value
     totals that end at the report's totals. From the campaign's start (or its first event) to
@@ -490,7 +481,6 @@ def _over_time(
     sent = [(tally.day, tally.sent) for tally in core.tallies]
     replies = [(tally.day, tally.replies) for tally in core.tallies]
     costs = core.daily_costs
-    days_of_links = live_links_by_day(session, campaign.id, core.model)
     gone_live = [(group.day, group.links) for group in days_of_links]
     earned = [(group.day, group.value(core.model)) for group in days_of_links]
     end = now.date()
@@ -539,20 +529,20 @@ def _builders(
     live = _count_by(core.link_groups, lambda group: group.owner_id)
     costs: dict[int | None, Decimal] = defaultdict(Decimal)
     if show_cost:
-        for owner_id, amount in session.exec(
-            select(Prospect.owner_id, func.sum(Placement.cost))
-            .join(Prospect, col(Prospect.id) == Placement.prospect_id)
-            .where(Placement.campaign_id == campaign_id, col(Placement.cost).is_not(None))
-            .group_by(Prospect.owner_id)
+        for person, cents, minutes, rate in session.exec(
+            select(
+                SpendTally.person_id,
+                func.sum(SpendTally.price_cents),
+                func.sum(SpendTally.minutes),
+                User.hourly_rate,
+            )
+            .outerjoin(User, col(User.id) == SpendTally.person_id)
+            .where(SpendTally.campaign_id == campaign_id)
+            .group_by(SpendTally.person_id, User.hourly_rate)
         ):
-            costs[owner_id] += Decimal(amount)
-        for user_id, amount in session.exec(
-            select(TimeEntry.user_id, func.sum(TimeEntry.minutes * User.hourly_rate))
-            .join(User, col(User.id) == TimeEntry.user_id)
-            .where(TimeEntry.campaign_id == campaign_id, col(User.hourly_rate).is_not(None))
-            .group_by(TimeEntry.user_id)
-        ):
-            costs[user_id] += Decimal(amount) / 60
+            spent = _amount(cents) + (minutes * rate / 60 if rate is not None else 0)
+            if cents or (minutes and rate is not None):
+                costs[_owner(person)] += spent
     people = set(stages) | set(live) | set(costs)
     names = dict(
         session.exec(

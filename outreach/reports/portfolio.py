@@ -15,7 +15,7 @@ from outreach.reports.access import visible_campaigns
 from outreach.reports.campaign_report import (
     CampaignCore,
     campaign_core,
-    live_links_by_day,
+    live_links_by_week,
     money,
 )
 from outreach.reports.figures import cost_per_link, rate, roi, weekly_totals
@@ -27,7 +27,7 @@ def _trend(session: Session, campaign_id: int, now: datetime) -> list[int]:
     """Links first live per week over the last TREND_WEEKS weeks, oldest first."""
     end = now.date()
     start = end - timedelta(weeks=TREND_WEEKS - 1)
-    days = [(group.day, group.links) for group in live_links_by_day(session, campaign_id)]
+    days = [(group.day, group.links) for group in live_links_by_week(session, campaign_id)]
     return [count for _, count in weekly_totals(days, start, end, 0)]
 
 
