@@ -238,3 +238,33 @@ def test_the_report_reads_the_rollups(
     assert report["value_total"] == 5 * 400
     assert report["survival"] == {"30d": 1.0, "90d": 1.0, "180d": None}
     assert "5 links come from one domain: one.example" in report["warnings"]
+
+
+def test_rebuild_rollups_cli_repairs_lost_counts(
+    app, session: Session, campaign: Campaign, make_user: Callable[..., User]
+) -> None:
+    owner = make_user(Role.BUILDER)
+    prospect = add_prospect(session, campaign, ProspectInput(domain="one.example"), owner)
+    placement = Placement(
+        prospect_id=prospect.id,
+        campaign_id=campaign.id,
+        page_url="https://one.example/",
+        target="https://client.example/",
+    )
+    go_live(placement, NOW)
+    session.add(placement)
+    session.commit()
+    for rollup in ROLLUPS:
+        session.execute(sa.delete(rollup))
+    session.commit()
+    assert campaign_report(session, campaign, NOW)["links_live"] == 0
+
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["reports", "rebuild-rollups", "--campaign", str(campaign.id)])
+    assert result.exit_code == 0, result.output
+    assert "1 campaign(s)" in result.output
+    session.expire_all()
+    assert campaign_report(session, campaign, NOW)["links_live"] == 1
+    missing = runner.invoke(args=["reports", "rebuild-rollups", "--campaign", "999999"])
+    assert missing.exit_code != 0
+    assert "There is no campaign 999999." in missing.output

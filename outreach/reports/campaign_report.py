@@ -15,7 +15,7 @@ from sqlmodel import Session, col, func, select
 
 from outreach.auth.models import User
 from outreach.campaigns.models import Campaign, Client, ContentAsset, CostEntry
-from outreach.db import utc_week
+from outreach.db import days_between, utc_week
 from outreach.links.models import Placement
 from outreach.mail.models import MailTally, Template
 from outreach.mail.tallies import NO_TEMPLATE
@@ -410,14 +410,7 @@ def _survival(
     session: Session, campaign_id: int, weeks_of_links: list[WeekOfLinks], now: datetime
 ) -> dict[str, float | None]:
     """Links that went live before the cutoff's week are counted from the week tallies, those
-    of that week from the index; only the lost ones are read one by one."""
-    lost = session.exec(
-        select(Placement.first_live_at, Placement.lost_at).where(
-            Placement.campaign_id == campaign_id,
-            sa.text("lost_at IS NOT NULL"),
-            col(Placement.first_live_at) <= now - timedelta(days=min(SURVIVAL_DAYS)),
-        )
-    ).all()
+    of that week and the lost ones from indexes."""
     shares = {}
     for days in SURVIVAL_DAYS:
         cutoff = now - timedelta(days=days)
@@ -430,8 +423,16 @@ def _survival(
                 col(Placement.first_live_at) <= cutoff,
             )
         ).one()
-        lost_by_then = [(live, gone) for live, gone in lost if live <= cutoff]
-        shares[f"{days}d"] = survival_share(old_enough, lost_by_then, days)
+        died = session.exec(
+            select(func.count()).where(
+                Placement.campaign_id == campaign_id,
+                # Spelled as the partial index's predicate, so that SQLite uses it.
+                sa.text("lost_at IS NOT NULL"),
+                col(Placement.first_live_at) <= cutoff,
+                days_between(Placement.first_live_at, Placement.lost_at) <= days,
+            )
+        ).one()
+        shares[f"{days}d"] = survival_share(old_enough, died)
     return shares
 
 

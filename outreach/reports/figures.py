@@ -393,18 +393,12 @@ def survival(
     """
     window = timedelta(days=days)
     old_enough = [(live, lost) for live, lost in links if live <= now - window]
-    return survival_share(
-        len(old_enough), [(live, lost) for live, lost in old_enough if lost is not None], days
-    )
+    died = sum(1 for live, lost in old_enough if lost is not None and lost <= live + window)
+    return survival_share(len(old_enough), died)
 
 
-def survival_share(
-    old_enough: int, lost: Sequence[tuple[datetime, datetime]], days: int
-) -> float | None:
-    """survival() from counts: `old_enough` links went live at least `days` ago, and `lost`
-    are those of them lost since, as (first_live_at, lost_at)."""
-    window = timedelta(days=days)
-    died = sum(1 for live, gone in lost if gone <= live + window)
+def survival_share(old_enough: int, died: int) -> float | None:
+    """survival() from counts: of `old_enough` links, `died` were lost within the window."""
     return rate(old_enough - died, old_enough)
 
 
