@@ -16,7 +16,7 @@ from outreach.auth.models import Role, User
 from outreach.campaigns.costs import reset_value_model, set_value_model, value_model_of
 from outreach.campaigns.models import Campaign, TimeEntry
 from outreach.links.models import LinkType, Placement, PlacementStatus
-from outreach.prospects.models import Prospect, Stage
+from outreach.prospects.models import Domain, Prospect, Stage
 from outreach.prospects.pipeline import MoveReason
 from outreach.prospects.schemas import ProspectInput
 from outreach.prospects.services import add_prospect, move_stage
@@ -268,3 +268,25 @@ def test_rebuild_rollups_cli_repairs_lost_counts(
     missing = runner.invoke(args=["reports", "rebuild-rollups", "--campaign", "999999"])
     assert missing.exit_code != 0
     assert "There is no campaign 999999." in missing.output
+
+
+def test_prospects_written_with_their_first_reached_times(
+    session: Session, campaign: Campaign
+) -> None:
+    """Rows that arrive with their history (a restore, bulk loads) count their days too."""
+    domain = Domain(name="history.example")
+    session.add(domain)
+    session.flush()
+    session.add(
+        Prospect(
+            campaign_id=campaign.id,
+            domain_id=domain.id,
+            stage=Stage.REPLIED,
+            contacted_at=NOW - timedelta(days=3),
+            replied_at=NOW - timedelta(days=1, hours=12),
+        )
+    )
+    session.commit()
+    kept = assert_rollups_hold(session, campaign)
+    [(_, live_links, reply_days, live_days)] = kept["prospects"]
+    assert (live_links, reply_days, live_days) == (0, 1.5, None)

@@ -54,6 +54,7 @@ SQLITE_TRIGGERS = (
     "prospects_rollup_update",
     "prospects_rollup_delete",
     "prospects_copy_to_placements",
+    "prospects_days_insert",
     "prospects_days_update",
     "time_entries_rollup_insert",
     "time_entries_rollup_update",
@@ -274,7 +275,11 @@ def _sqlite_ddl() -> list[str]:
             _placement_shares("sqlite", "OLD", "-1"),
         ),
         _sqlite_trigger(
-            "prospects_rollup_insert", "INSERT", "prospects", [*_prospect_shares("NEW", "1"), days]
+            "prospects_rollup_insert", "INSERT", "prospects", _prospect_shares("NEW", "1")
+        ),
+        # New prospects rarely come with first-reached times (an import never does).
+        _sqlite_trigger(
+            "prospects_days_insert", "INSERT", "prospects", [days], "NEW.contacted_at IS NOT NULL"
         ),
         _sqlite_trigger(
             "prospects_rollup_update",
