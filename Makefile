@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
 
-.PHONY: run test install lint format vendor
+.PHONY: run test install lint format vendor serve
 
 ## Install (idempotent): the virtualenv with the app and its test tools.
 install: $(VENV)/.installed
@@ -21,6 +21,11 @@ run: install
 	$(FLASK) db upgrade
 	$(FLASK) demo load --if-empty
 	$(FLASK) serve
+
+## Production: migrate, then gunicorn (WEB_CONCURRENCY workers, default 2) on HOST:PORT and the
+## scheduler (SCHEDULER_PROCESSES, default 1); Ctrl-C or SIGTERM stops them all.
+serve: install
+	VENV=$(VENV) scripts/serve.sh
 
 ## The test suite (SQLite; set TEST_DATABASE_URL=postgresql+psycopg://... for PostgreSQL).
 test: install

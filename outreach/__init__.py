@@ -20,6 +20,7 @@ from outreach.config import (
     load_settings,
 )
 from outreach.db import close_db_session, make_engine
+from outreach.ops.logs import configure_logging
 
 csrf = CSRFProtect()
 
@@ -75,9 +76,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         MAX_CONTENT_LENGTH=200 * 1024 * 1024,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # httpx logs every request at INFO: a line per page the link checker fetches.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -107,12 +106,15 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from outreach.mail import api as mail_api
     from outreach.mail import inbox_views, mailbox_views, public_views, sequence_views
     from outreach.mail import views as mail_views
+    from outreach.ops import logs as ops_logs
+    from outreach.ops import views as ops_views
     from outreach.prospects import api as prospects_api
     from outreach.prospects import import_views
     from outreach.prospects import views as prospects_views
     from outreach.reports import api as reports_api
     from outreach.reports import views as reports_views
 
+    ops_logs.init_app(app)
     auth_views.init_app(app)
     web.init_app(app)
     app.register_blueprint(campaigns_views.bp)
@@ -125,6 +127,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.register_blueprint(links_views.bp)
     app.register_blueprint(reports_views.bp)
     app.register_blueprint(public_views.bp)
+    app.register_blueprint(ops_views.bp)
     csrf.exempt(public_views.bp)
     api_core.init_app(app)
     api_core.register(app, api_core.api)

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
     email_check_deliverability: bool = False
     scheduler_heartbeat_seconds: int = Field(default=60, ge=1, le=86_400)
     public_url: str = "http://127.0.0.1:5000"

@@ -30,6 +30,7 @@ from outreach.mail.models import (
     SuppressionReason,
     Template,
 )
+from outreach.ops.models import JobRun
 from outreach.prospects.models import (
     Contact,
     Domain,
@@ -74,6 +75,7 @@ __all__ = [
     "ImportRejection",
     "ImportStatus",
     "InboundKind",
+    "JobRun",
     "LinkTally",
     "LinkType",
     "LinkWeekTally",

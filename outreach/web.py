@@ -1,16 +1,21 @@
-"""Site-wide pieces: the home page, the health check, error pages and security headers."""
+"""Site-wide pieces: the home page, the health and readiness checks, error pages and security
+headers."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cache
 from urllib.parse import urlsplit
 
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from flask import Blueprint, Flask, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from outreach.db import get_engine
+from outreach.dbcli import alembic_config
 
 bp = Blueprint("web", __name__)
 
@@ -43,6 +48,32 @@ def healthz() -> tuple[Response, int]:
     except Exception as exc:
         return jsonify(status="error", database=type(exc).__name__), 503
     return jsonify(status="ok"), 200
+
+
+@cache
+def migration_heads() -> tuple[str, ...]:
+    """The newest revision(s) of migrations/: read once, the scripts do not change at run time."""
+    return tuple(sorted(ScriptDirectory.from_config(alembic_config("")).get_heads()))
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    """Readiness: the database answers and its schema is the one this code expects. A load
+    balancer sends no traffic to a worker started before `flask db upgrade` finished."""
+    heads = migration_heads()
+    try:
+        with get_engine().connect() as connection:
+            current = tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
+    except Exception as exc:
+        return jsonify(
+            status="unavailable", reason="database unreachable", database=type(exc).__name__
+        ), 503
+    if current != heads:
+        at, head = ", ".join(current) or "none", ", ".join(heads)
+        return jsonify(
+            status="unavailable", reason=f"migrations pending: at {at}, head {head}"
+        ), 503
+    return jsonify(status="ready", revision=", ".join(heads)), 200
 
 
 def _security_headers(response: Response) -> Response:

@@ -31,6 +31,7 @@ login_manager.session_protection = "basic"
 PUBLIC_ENDPOINTS = {
     "auth.login",
     "web.healthz",
+    "web.readyz",
     "static",
     "unsubscribe.confirm",
     "unsubscribe.one_click",
@@ -113,7 +114,9 @@ def account() -> str | tuple[str, int] | Response:
         except AccountError as exc:
             flash(str(exc), "danger")
             return render_template("auth/account.html"), 422
-        login_user(current_user)
+        # The user, not the proxy: Flask-Login keeps what it is given in g, and a proxy there
+        # resolves to itself (endless recursion on the next current_user in this request).
+        login_user(current_user._get_current_object())
         flash("Your password is changed. Other sessions are signed out.", "success")
         return redirect(url_for("auth.account"))
     return render_template("auth/account.html")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections import Counter
@@ -53,6 +54,7 @@ from outreach.mail.models import (
 from outreach.mail.sequences import choose_contact, reason_not_to_email
 from outreach.mail.stopping import STOP_LABELS, StopReason
 from outreach.mail.unsubscribe import unsubscribe_token, unsubscribe_url
+from outreach.ops.logs import fields
 from outreach.prospects.models import Contact, Prospect
 from outreach.prospects.pipeline import MoveReason
 from outreach.prospects.services import move_stages
@@ -213,6 +215,27 @@ def evaluate_check(
     return check_values, changes, change
 
 
+log = logging.getLogger("outreach.links.check")
+
+
+def _log_check(
+    placement_id: int, verdict: Verdict, change: StatusChange, duration_ms: int | None
+) -> None:
+    """One line per check. A batch's fetches are not timed one by one: no duration there."""
+    log.info(
+        "placement %d checked: %s",
+        placement_id,
+        verdict.verdict,
+        extra=fields(
+            placement_id=placement_id,
+            verdict=verdict.verdict,
+            http_status=verdict.http_status,
+            status=change.status.value,
+            duration_ms=duration_ms,
+        ),
+    )
+
+
 def record_check(
     session: Session,
     placement: Placement,
@@ -226,6 +249,7 @@ def record_check(
     The caller commits."""
     check_values, changes, change = evaluate_check(placement, result, now, intervals, rng)
     check = PlacementCheck(**check_values, duration_ms=duration_ms)
+    _log_check(placement.id, result.verdict, change, duration_ms)
     session.add(check)
     for name, value in changes.items():
         setattr(placement, name, value)
@@ -312,6 +336,10 @@ def check_now(
     return check
 
 
+# How long a claimed placement stays another worker's: longer than any batch's fetches take.
+CHECK_LEASE = timedelta(minutes=10)
+
+
 def claim_due_placements(
     session: Session, now: datetime, limit: int, lease: timedelta
 ) -> list[int]:
@@ -337,7 +365,8 @@ def run_due_checks(
     Pipelined: while one batch's results are verified and stored, the next batch is already
     being fetched."""
     counts: Counter[str] = Counter()
-    lease = timedelta(minutes=10)
+    lease = CHECK_LEASE
+    held_until = now + lease
     with ThreadPoolExecutor(1, thread_name_prefix="link-batch") as prefetch:
         waiting: tuple[list[tuple[int, str]], Future[list[FetchedPage]]] | None = None
         while True:
@@ -349,7 +378,9 @@ def run_due_checks(
                 fetching = (claimed, prefetch.submit(fetch_many, fetcher, urls, settings.workers))
             if waiting is not None:
                 batch, pages = waiting
-                counts.update(_store_checks(engine, batch, pages.result(), now, settings))
+                counts.update(
+                    _store_checks(engine, batch, pages.result(), now, held_until, settings)
+                )
             if fetching is None:
                 return counts
             waiting = fetching
@@ -375,11 +406,25 @@ def _store_checks(
     batch: list[tuple[int, str]],
     pages: list[FetchedPage],
     now: datetime,
+    held_until: datetime,
     settings: CheckSettings,
 ) -> Counter[str]:
     counts: Counter[str] = Counter()
-    ids = [placement_id for placement_id, _ in batch]
     with Session(engine) as session:
+        # Only the placements this worker still holds, locked until the commit: a claim that
+        # outlived its lease may have been taken over, and then the other worker records it.
+        held = set(
+            session.execute(
+                sa.update(Placement)
+                .where(col(Placement.id).in_([pid for pid, _ in batch]))
+                .where(Placement.next_check_at == held_until)
+                .values(next_check_at=held_until)
+                .returning(Placement.id)
+                .execution_options(synchronize_session=False)
+            ).scalars()
+        )
+        kept = [(pid, page) for (pid, _), page in zip(batch, pages, strict=True) if pid in held]
+        ids = [placement_id for placement_id, _ in kept]
         placements = {
             p.id: p for p in session.exec(select(Placement).where(col(Placement.id).in_(ids)))
         }
@@ -387,18 +432,21 @@ def _store_checks(
         check_rows: list[dict[str, Any]] = []
         placement_rows: list[dict[str, Any]] = []
         checks: list[tuple[Placement, StatusChange, Verdict]] = []
-        for placement_id, page in zip(ids, pages, strict=True):
+        for placement_id, page in kept:
             placement = placements[placement_id]
             result = verify(session, page, placement)
             values, changes, change = evaluate_check(
                 placement, result, now, settings.intervals, _JITTER
             )
             counts["checked"] += 1
+            _log_check(placement_id, result.verdict, change, None)
             if change.status is not placement.status:
                 counts[change.status.value] += 1
             check_rows.append(values)
             placement_rows.append({"id": placement_id, **changes})
             checks.append((placement, change, result.verdict))
+        if not check_rows:
+            return counts
         session.execute(sa.insert(PlacementCheck), check_rows)
         # Rows that set the same columns go in one executemany; it takes them as they come. The
         # placements loaded above keep their old values: nothing here reads those again.
@@ -594,7 +642,8 @@ def owner_email(session: Session, prospect: Prospect) -> str:
 
 def remind_expiring(session: Session, now: datetime) -> int:
     """The 7- and 2-day reminders before paid or time-limited links expire; each goes out
-    once, as an activity and an email to the owner."""
+    once, as an activity and an email to the owner, however many workers run this at once:
+    each marks its reminders with a compare-and-set, and the one that loses sends nothing."""
     today = now.date()
     soon = today + timedelta(days=max(EXPIRY_REMINDER_DAYS))
     placements = session.exec(
@@ -609,7 +658,17 @@ def remind_expiring(session: Session, now: datetime) -> int:
         due = expiry_reminders_due(placement.expires_on, today, set(placement.reminders_sent))
         if not due:
             continue
-        placement.reminders_sent = sorted({*placement.reminders_sent, *due})
+        marked = session.execute(
+            sa.update(Placement)
+            .where(
+                Placement.id == placement.id,
+                Placement.reminders_sent == placement.reminders_sent,
+            )
+            .values(reminders_sent=sorted({*placement.reminders_sent, *due}))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not marked:
+            continue
         prospect = session.get(Prospect, placement.prospect_id)
         days = (placement.expires_on - today).days
         summary = f"Link on {placement.page_url} expires on {placement.expires_on} ({days} days)"

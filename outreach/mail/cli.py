@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 from cryptography.fernet import Fernet
@@ -36,12 +37,28 @@ def _instant(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
     callback=_instant,
     help="Act as if it were this time (ISO-8601; UTC when no offset is given).",
 )
-def run_due_command(now: datetime | None) -> None:
+@click.option(
+    "--until-idle",
+    is_flag=True,
+    help="Run passes, as of the same time, until one finds nothing to do (a backlog at once).",
+)
+def run_due_command(now: datetime | None, until_idle: bool) -> None:
     """Run one pass of everything due (inbox polls, queued steps, sends, link checks); print a
-    JSON summary."""
+    JSON summary, one line per pass."""
     clock_now = now or app_now()
-    summary = run_due(get_engine(), mail_context(current_app), clock_now, link_checks(current_app))
-    click.echo(json.dumps(summary))
+    ctx, links = mail_context(current_app), link_checks(current_app)
+    while True:
+        summary = run_due(get_engine(), ctx, clock_now, links)
+        click.echo(json.dumps(summary))
+        if not (until_idle and did_work(summary)):
+            return
+
+
+def did_work(summary: dict[str, Any]) -> bool:
+    """Whether a pass found anything to do: at a fixed time, passes run dry in the end, since
+    each piece of work moves on (sent, rescheduled or stopped) once it is done."""
+    quiet = ("now", "mailboxes_polled", "poll_errors")
+    return any(value for name, value in summary.items() if name not in quiet)
 
 
 @mailboxes_cli.command("new-key")

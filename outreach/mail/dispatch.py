@@ -54,6 +54,7 @@ from outreach.mail.tallies import add_to_tally
 from outreach.mail.templating import TemplateError, render_email
 from outreach.mail.transport import MailTransportError, close_quietly, open_smtp, smtp_refusal
 from outreach.mail.unsubscribe import suppress, unsubscribe_token, unsubscribe_url
+from outreach.ops.logs import fields
 from outreach.prospects.models import Contact, Domain, EmailStatus, Prospect
 from outreach.prospects.pipeline import MoveReason
 from outreach.prospects.services import move_stage
@@ -225,7 +226,17 @@ def send_due_messages(engine: Engine, ctx: MailContext, now: datetime) -> Counte
     return counts
 
 
-def _allowance(session: Session, mailbox: Mailbox, now: datetime, batch: int) -> int:
+def _allowance(session: Session, mailbox: Mailbox, now: datetime, ctx: MailContext) -> int:
+    """What the mailbox may still send, counting the emails other dispatchers hold claimed as
+    sent. The mailbox row stays locked (a no-op update: a row lock on PostgreSQL, the write
+    lock on SQLite) until the claim that follows commits, so that two dispatchers count and
+    claim one after the other and together keep to the cap and the spacing."""
+    session.execute(
+        sa.update(Mailbox)
+        .where(Mailbox.id == mailbox.id)
+        .values(daily_cap=Mailbox.daily_cap)
+        .execution_options(synchronize_session=False)
+    )
     sent_last_24h, last_sent_at = session.exec(
         select(func.count(), func.max(Message.sent_at)).where(
             Message.mailbox_id == mailbox.id,
@@ -233,13 +244,20 @@ def _allowance(session: Session, mailbox: Mailbox, now: datetime, batch: int) ->
             col(Message.sent_at) > now - timedelta(hours=24),
         )
     ).one()
+    in_flight, last_claimed_at = session.exec(
+        select(func.count(), func.max(Message.claimed_at)).where(
+            Message.mailbox_id == mailbox.id,
+            Message.status == MessageStatus.SENDING,
+            col(Message.claimed_at) >= now - ctx.lease,
+        )
+    ).one()
     return sending_allowance(
         daily_cap=mailbox.daily_cap,
-        sent_last_24h=sent_last_24h,
+        sent_last_24h=sent_last_24h + in_flight,
         min_spacing_seconds=mailbox.min_spacing_seconds,
-        last_sent_at=last_sent_at,
+        last_sent_at=max(filter(None, (last_sent_at, last_claimed_at)), default=None),
         now=now,
-        batch=batch,
+        batch=ctx.batch,
     )
 
 
@@ -253,7 +271,7 @@ def _send_from_mailbox(
     claimed = claim_messages(
         session,
         mailbox_id,
-        _allowance(session, mailbox, now, ctx.batch),
+        _allowance(session, mailbox, now, ctx),
         ctx.worker,
         now,
         ctx.lease,
@@ -263,6 +281,9 @@ def _send_from_mailbox(
     try:
         for message_id in claimed:
             message = session.get(Message, message_id)
+            if message.status is not MessageStatus.SENDING or message.claimed_by != ctx.worker:
+                # Its lease ran out before its turn and another dispatcher took it over.
+                continue
             if not _ready_to_send(session, message, mailbox, now, counts):
                 session.commit()
                 continue
@@ -346,6 +367,29 @@ def _cancel(message: Message, why: str, counts: Counter[str]) -> None:
     message.status = MessageStatus.CANCELLED
     message.error = why
     counts["cancelled"] += 1
+    _log_outcome(message, "cancelled", error=why)
+
+
+def _log_outcome(
+    message: Message, outcome: str, campaign_id: int | None = None, error: str = ""
+) -> None:
+    """One line per email the dispatcher dealt with: ids and outcome, never the text."""
+    log.log(
+        logging.WARNING if outcome == "failed" else logging.INFO,
+        "email %d %s",
+        message.id,
+        outcome,
+        extra=fields(
+            message_row_id=message.id,
+            message_id=message.message_id,
+            mailbox_id=message.mailbox_id,
+            prospect_id=message.prospect_id,
+            campaign_id=campaign_id,
+            outcome=outcome,
+            attempts=message.attempts,
+            error=error or None,
+        ),
+    )
 
 
 def _note_mailbox_error(mailbox: Mailbox, error: str, now: datetime) -> None:
@@ -367,11 +411,13 @@ def _retry(
     message.claimed_at = None
     message.error = error
     counts["retried"] += 1
+    _log_outcome(message, "retried", error=error)
 
 
 def _fail(session: Session, message: Message, error: str) -> None:
     message.status = MessageStatus.FAILED
     message.error = error
+    _log_outcome(message, "failed", error=error)
     if message.enrolment_id:
         enrolment = session.get(Enrolment, message.enrolment_id)
         enrolment.last_error = error
@@ -454,12 +500,14 @@ def _record_sent(
     if not still_ours:
         # Another dispatcher took the claim over after it expired and recorded the email.
         counts["duplicate"] += 1
+        _log_outcome(message, "duplicate")
         return
     counts["sent"] += 1
-    log.info("sent %s to %s from %s", message.message_id, message.to_address, mailbox.email)
     if message.prospect_id is None:
+        _log_outcome(message, "sent")
         return
     prospect = session.get(Prospect, message.prospect_id)
+    _log_outcome(message, "sent", prospect.campaign_id)
     add_to_tally(
         session, prospect.campaign_id, now.astimezone(UTC).date(), message.template_id, sent=1
     )

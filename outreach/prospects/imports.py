@@ -391,15 +391,21 @@ ABANDONED_AFTER = timedelta(days=1)
 
 
 def discard_abandoned_imports(session: Session, now: datetime) -> int:
-    """Delete uploads whose mapping nobody confirmed within a day, file and record."""
-    stale = session.exec(
-        select(ProspectImport).where(
-            ProspectImport.status == ImportStatus.MAPPING,
-            ProspectImport.created_at < now - ABANDONED_AFTER,
-        )
-    ).all()
-    for job in stale:
-        Path(job.stored_path).unlink(missing_ok=True)
-        session.delete(job)
+    """Delete uploads whose mapping nobody confirmed within a day, record and file. One
+    conditional delete: two schedulers at once, or a user confirming the mapping just now,
+    leave each upload either deleted once or imported, never both."""
+    paths = list(
+        session.execute(
+            sa.delete(ProspectImport)
+            .where(
+                ProspectImport.status == ImportStatus.MAPPING,
+                ProspectImport.created_at < now - ABANDONED_AFTER,
+            )
+            .returning(ProspectImport.stored_path)
+            .execution_options(synchronize_session=False)
+        ).scalars()
+    )
     session.commit()
-    return len(stale)
+    for path in paths:
+        Path(path).unlink(missing_ok=True)
+    return len(paths)

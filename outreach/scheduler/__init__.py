@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import os
 import signal
@@ -23,6 +22,7 @@ from outreach.clock import Clock
 from outreach.db import get_engine, utcnow
 from outreach.mail.dispatch import MailContext
 from outreach.mail.runner import LinkChecks, link_checks, mail_context, run_due
+from outreach.ops.services import record_run
 from outreach.prospects.imports import discard_abandoned_imports
 
 log = logging.getLogger("outreach.scheduler")
@@ -32,11 +32,12 @@ def heartbeat() -> None:
     log.info("scheduler heartbeat host=%s pid=%d", socket.gethostname(), os.getpid())
 
 
-def discard_abandoned_uploads(engine: Engine) -> None:
-    with Session(engine) as session:
-        count = discard_abandoned_imports(session, utcnow())
-    if count:
-        log.info("discarded %d abandoned import uploads", count)
+def discard_abandoned_uploads(engine: Engine, worker: str) -> None:
+    def discard() -> dict[str, int]:
+        with Session(engine) as session:
+            return {"uploads_discarded": discard_abandoned_imports(session, utcnow())}
+
+    record_run(engine, "abandoned-uploads", worker, utcnow(), discard)
 
 
 def freeze_loaded_app() -> None:
@@ -50,10 +51,9 @@ def freeze_loaded_app() -> None:
 
 
 def run_due_work(engine: Engine, ctx: MailContext, links: LinkChecks, clock: Clock) -> None:
-    summary = run_due(engine, ctx, clock.now(), links)
-    busy = {name: value for name, value in summary.items() if value and name != "now"}
-    if busy:
-        log.info("due pass %s", json.dumps(busy))
+    """One pass, recorded in job_runs (the admin page) and logged as one line."""
+    now = clock.now()
+    record_run(engine, "due-work", ctx.worker, now, lambda: run_due(engine, ctx, now, links))
 
 
 def build_scheduler(
@@ -78,7 +78,11 @@ def build_scheduler(
         next_run_time=datetime.now(UTC),
     )
     scheduler.add_job(
-        discard_abandoned_uploads, "interval", hours=1, args=(engine,), id="abandoned-uploads"
+        discard_abandoned_uploads,
+        "interval",
+        hours=1,
+        args=(engine, mail.worker),
+        id="abandoned-uploads",
     )
     scheduler.add_job(
         heartbeat,

@@ -1,0 +1,1 @@
+"""Operations: structured logs, the record of scheduler passes, and the admin page."""
