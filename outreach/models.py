@@ -1,7 +1,7 @@
 """Every table of the product, imported together so that the metadata is complete."""
 
 from outreach.activity.models import Activity
-from outreach.auth.models import ApiToken, Role, User
+from outreach.auth.models import ApiToken, LoginAttempt, Role, User
 from outreach.campaigns.models import (
     AssetType,
     Campaign,
@@ -79,6 +79,7 @@ __all__ = [
     "LinkTally",
     "LinkType",
     "LinkWeekTally",
+    "LoginAttempt",
     "MailTally",
     "Mailbox",
     "Message",

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 from outreach.auth.models import Role, User
 from outreach.auth.services import user_for_token
 from outreach.db import db_session
+from outreach.validation import MAX_INT, nul_field
 
 API_PREFIX = "/api/v1"
 API_SECURITY_SCHEMES = {"bearer": {"type": "http", "scheme": "bearer"}}
@@ -39,7 +40,7 @@ class ErrorResponse(BaseModel):
 
 
 class PageQuery(BaseModel):
-    page: int = Field(default=1, ge=1)
+    page: int = Field(default=1, ge=1, le=MAX_INT)
     per_page: int = Field(default=50, ge=1, le=500)
 
     @property
@@ -79,10 +80,13 @@ def validation_error_response(exc: ValidationError) -> Response:
     return response
 
 
+# Every operation may answer these; 400 and 415 come from _readable_body, before validation.
 ERROR_RESPONSES: dict[int, type[BaseModel]] = {
+    400: ErrorResponse,
     401: ErrorResponse,
     403: ErrorResponse,
     404: ErrorResponse,
+    415: ErrorResponse,
     422: ErrorResponse,
 }
 
@@ -98,6 +102,7 @@ def api_blueprint(name: str, import_name: str) -> APIBlueprint:
     )
     blueprint.before_request(_authenticate)
     blueprint.before_request(_readable_body)
+    blueprint.before_request(_no_nul_characters)
     return blueprint
 
 
@@ -144,6 +149,26 @@ def _readable_body() -> Response | None:
         response.status_code = 400
         return response
     return None
+
+
+def request_nul_field() -> str | None:
+    """The query, form or JSON field of this request that holds a NUL character, if any."""
+    pairs = [*request.args.items(multi=True), *request.form.items(multi=True)]
+    field = next((str(key) for key, value in pairs if "\x00" in f"{key}{value}"), None)
+    if field is None and request.is_json:
+        field = nul_field(request.get_json(silent=True))
+    return field
+
+
+def _no_nul_characters() -> Response | None:
+    """Refuse NUL characters in any text with a clear 422 rather than a database error."""
+    field = request_nul_field()
+    if field is None:
+        return None
+    message = "Text may not contain NUL characters (\\u0000)."
+    response = jsonify(error_body("validation_error", message, {field: message}))
+    response.status_code = 422
+    return response
 
 
 def api_user() -> User:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, delete, select
 
-from outreach.auth.models import ApiToken, Role, User, new_session_nonce
+from outreach.auth.models import ApiToken, LoginAttempt, Role, User, new_session_nonce
 from outreach.auth.passwords import (
     dummy_verify,
     hash_password,
@@ -16,6 +16,7 @@ from outreach.auth.passwords import (
     password_problem,
     verify_password,
 )
+from outreach.auth.ratelimit import LOGIN_LIMITS, LoginDecision, LoginLimits, login_decision
 from outreach.db import utcnow
 from outreach.validation import normalise_email
 
@@ -66,6 +67,47 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     user.last_login_at = utcnow()
     session.commit()
     return user
+
+
+def _attempt_email(email: str) -> str:
+    """The account a sign-in was for, as typed (it need not exist), in one spelling."""
+    return email.strip().lower()[:320]
+
+
+def login_allowed(
+    session: Session, email: str, ip: str, now: datetime, limits: LoginLimits = LOGIN_LIMITS
+) -> LoginDecision:
+    """Whether a sign-in to `email` from address `ip` may be tried now, given the failures
+    every web worker recorded."""
+    recent = session.exec(
+        select(LoginAttempt.email, LoginAttempt.attempted_at).where(
+            LoginAttempt.ip == ip, LoginAttempt.attempted_at > now - limits.window
+        )
+    ).all()
+    account = _attempt_email(email)
+    return login_decision(
+        [at for address, at in recent if address == account], [at for _, at in recent], now, limits
+    )
+
+
+def record_login_failure(
+    session: Session, email: str, ip: str, now: datetime, limits: LoginLimits = LOGIN_LIMITS
+) -> None:
+    """Count a failed sign-in, and forget failures too old to count any more."""
+    session.exec(delete(LoginAttempt).where(col(LoginAttempt.attempted_at) <= now - limits.window))
+    session.add(LoginAttempt(email=_attempt_email(email), ip=ip[:64], attempted_at=now))
+    session.commit()
+
+
+def clear_login_failures(session: Session, email: str, ip: str) -> None:
+    """After a successful sign-in: the account's failures from that address no longer count.
+    Failures from other addresses stay, so one good sign-in does not reset a guesser elsewhere."""
+    session.exec(
+        delete(LoginAttempt).where(
+            LoginAttempt.email == _attempt_email(email), LoginAttempt.ip == ip[:64]
+        )
+    )
+    session.commit()
 
 
 def change_password(session: Session, user: User, current: str, new: str) -> None:

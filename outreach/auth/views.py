@@ -10,14 +10,26 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, req
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from pydantic import ValidationError
 from sqlmodel import select
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response
 
-from outreach.api.core import field_errors
+from outreach.api.core import field_errors, request_nul_field
 from outreach.auth.models import Role, User
-from outreach.auth.services import AccountError, authenticate, change_password, load_session_user
+from outreach.auth.services import (
+    AccountError,
+    authenticate,
+    change_password,
+    clear_login_failures,
+    load_session_user,
+    login_allowed,
+    record_login_failure,
+)
 from outreach.campaigns.costs import set_hourly_rate
 from outreach.campaigns.schemas import HourlyRateInput
+from outreach.clock import app_now
 from outreach.db import db_session
+from outreach.validation import MAX_INT
 from outreach.web import same_site_path
 
 bp = Blueprint("auth", __name__)
@@ -47,9 +59,32 @@ def _load_user(cookie_id: str) -> User | None:
     return load_session_user(db_session(), cookie_id)
 
 
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in every URL: a number past any row id (/campaigns/10**30) names nothing, so
+    it is a 404 here rather than a number the database refuses."""
+
+    def to_python(self, value: str) -> Any:
+        number = super().to_python(value)
+        if number > MAX_INT:
+            raise NotFound(f"There is nothing with the number {value}.")
+        return number
+
+
 def init_app(app: Flask) -> None:
+    """The gate every request passes. Registered before any other blueprint, so that every
+    URL rule is built with the bounded id converter."""
+    app.url_map.converters["int"] = RowIdConverter
     login_manager.init_app(app)
     app.register_blueprint(bp)
+
+    @app.before_request
+    def refuse_nul_characters() -> None:
+        """Pages refuse NUL characters in any field (PostgreSQL cannot store them); the API
+        answers them in its own error shape."""
+        if request.blueprint not in app.extensions.get("api_blueprints", ()):
+            field = request_nul_field()
+            if field is not None:
+                abort(400, f"The field {field!r} contains a NUL character (\\u0000).")
 
     @app.before_request
     def require_login() -> Response | None:
@@ -79,15 +114,27 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | Response:
+def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     if current_user.is_authenticated:
         return redirect(same_site_path(request.args.get("next"), url_for("web.index")))
     email = request.form.get("email", "")
     if request.method == "POST":
-        user = authenticate(db_session(), email, request.form.get("password", ""))
+        session, ip, now = db_session(), request.remote_addr or "unknown", app_now()
+        decision = login_allowed(session, email, ip, now)
+        if not decision.allowed:
+            minutes = decision.retry_minutes
+            flash(
+                f"Too many attempts, try again in {minutes} minute{'s' if minutes > 1 else ''}.",
+                "danger",
+            )
+            retry = str(int(decision.retry_after.total_seconds()) + 1)
+            return render_template("auth/login.html", email=email), 429, {"Retry-After": retry}
+        user = authenticate(session, email, request.form.get("password", ""))
         if user is not None:
+            clear_login_failures(session, email, ip)
             login_user(user, remember=bool(request.form.get("remember")))
             return redirect(same_site_path(request.args.get("next"), url_for("web.index")))
+        record_login_failure(session, email, ip, now)
         flash("The email or password is not correct.", "danger")
         return render_template("auth/login.html", email=email), 401
     return render_template("auth/login.html", email=email)

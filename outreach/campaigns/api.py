@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from outreach.api.core import (
     ApiError,
@@ -31,6 +31,7 @@ from outreach.campaigns.services import (
 )
 from outreach.config import Settings
 from outreach.db import db_session
+from outreach.validation import RowId
 
 api = api_blueprint("campaigns_api", __name__)
 
@@ -68,7 +69,7 @@ class CampaignListQuery(PageQuery):
 
 
 class CampaignPath(BaseModel):
-    campaign_id: int = Field(ge=1)
+    campaign_id: RowId
 
 
 class CampaignPatch(BaseModel):

@@ -30,6 +30,7 @@ from outreach.clock import app_now
 from outreach.db import db_session
 from outreach.prospects.api import ProspectPath, prospect_or_error
 from outreach.reports.figures import ValueModel
+from outreach.validation import RowId
 
 api = api_blueprint("costs_api", __name__)
 
@@ -80,7 +81,7 @@ class CampaignCostsOut(BaseModel):
 
 
 class CostPath(BaseModel):
-    cost_id: int = Field(ge=1)
+    cost_id: RowId
 
 
 class TimeOut(BaseModel):

@@ -49,6 +49,7 @@ from outreach.clock import app_now
 from outreach.db import db_session
 from outreach.prospects.models import Prospect, Stage
 from outreach.reports.figures import ValueModel
+from outreach.validation import MAX_INT
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
@@ -86,7 +87,7 @@ def index() -> str:
         status = CampaignStatus(request.args["status"]) if request.args.get("status") else None
     except ValueError:
         abort(400, "Unknown campaign status.")
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_INT)
     rows, total = list_campaigns(
         db_session(), status=status, offset=(page - 1) * PER_PAGE, limit=PER_PAGE
     )
@@ -126,7 +127,8 @@ def new() -> tuple[str, int] | Response:
 
 
 def campaign_or_404(campaign_id: int) -> Campaign:
-    campaign = db_session().get(Campaign, campaign_id)
+    # A number no id can be (a query parameter) is no campaign, not a database error.
+    campaign = db_session().get(Campaign, campaign_id) if 1 <= campaign_id <= MAX_INT else None
     if campaign is None:
         abort(404, f"There is no campaign {campaign_id}.")
     return campaign

@@ -22,6 +22,7 @@ from outreach.links.services import (
     placements_of,
 )
 from outreach.prospects.api import ProspectPath, prospect_or_error
+from outreach.validation import RowId
 
 api = api_blueprint("links_api", __name__)
 
@@ -79,7 +80,7 @@ class PlacementDetail(PlacementOut):
 
 
 class PlacementPath(BaseModel):
-    placement_id: int = Field(ge=1)
+    placement_id: RowId
 
 
 def _placement(placement_id: int) -> Placement:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from outreach.links.models import LinkType, Rel
 from outreach.links.verdict import TargetError, parse_target
-from outreach.validation import blank_to_none
+from outreach.validation import RowId, blank_to_none
 
 
 def normalise_link_page(value: str) -> str:
@@ -38,7 +38,7 @@ class PlacementInput(BaseModel):
     expected_anchor: str = Field(default="", max_length=500)
     expected_rel: Rel = Rel.FOLLOW
     link_type: LinkType = LinkType.OTHER
-    asset_id: int | None = None
+    asset_id: RowId | None = None
     cost: Decimal | None = Field(default=None, ge=0, le=Decimal("9999999999.99"), decimal_places=2)
     paid: bool = False
     promised_on: date | None = None

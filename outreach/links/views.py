@@ -59,6 +59,7 @@ from outreach.links.services import (
 from outreach.mail.runner import mail_context
 from outreach.prospects.models import Domain, Prospect
 from outreach.prospects.views import placement_refused
+from outreach.validation import MAX_INT
 from outreach.web import same_site_path
 
 bp = Blueprint("links", __name__)
@@ -262,7 +263,7 @@ def _campaign_filter() -> Campaign | None:
     value = request.args.get("campaign", "")
     if not value:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         abort(400, "The campaign must be a number.")
     return campaign_or_404(int(value))
 
@@ -275,7 +276,7 @@ def index() -> str:
         abort(404, f"There is no Links tab {tab!r}.")
     campaign = _campaign_filter()
     campaign_id = campaign.id if campaign else None
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_INT)
     today = _today()
     rows, total = links_page(session, tab, campaign_id, (page - 1) * PER_PAGE, PER_PAGE, today)
     return render_template(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 
 from flask import current_app
@@ -27,7 +27,7 @@ from outreach.mail.models import (
     Sequence,
     TransportSecurity,
 )
-from outreach.mail.schemas import EnrolInput, MailboxInput, SequenceInput, TemplateInput
+from outreach.mail.schemas import EnrolInput, MailboxInput, SequenceInput, TemplateInput, WallTime
 from outreach.mail.sequences import (
     SequenceRefusedError,
     create_sequence,
@@ -39,6 +39,7 @@ from outreach.mail.sequences import (
 )
 from outreach.mail.services import TemplateRefusedError, create_template, list_templates
 from outreach.prospects.api import ProspectPath, prospect_or_error
+from outreach.validation import RowId
 
 api = api_blueprint("mail_api", __name__)
 
@@ -62,7 +63,7 @@ class TemplateList(BaseModel):
 
 
 class TemplateQuery(BaseModel):
-    campaign_id: int | None = Field(
+    campaign_id: RowId | None = Field(
         default=None, description="Only templates usable in this campaign (its own and shared)."
     )
 
@@ -106,8 +107,8 @@ class MailboxOut(BaseModel):
     daily_cap: int
     min_spacing_seconds: int
     window_days: list[int]
-    window_start: time
-    window_end: time
+    window_start: WallTime
+    window_end: WallTime
     active: bool
     campaign_ids: list[int]
     last_error: str
@@ -120,7 +121,7 @@ class MailboxList(BaseModel):
 
 
 class CampaignFilter(BaseModel):
-    campaign_id: int | None = Field(default=None, description="Only those of this campaign.")
+    campaign_id: RowId | None = Field(default=None, description="Only those of this campaign.")
 
 
 def mailbox_out(mailbox: Mailbox) -> MailboxOut:
@@ -195,7 +196,7 @@ def _refused(exc: SequenceRefusedError) -> ApiError:
 
 
 class SequencePath(BaseModel):
-    sequence_id: int = Field(ge=1)
+    sequence_id: RowId
 
 
 @api.get("/sequences", responses={200: SequenceList}, summary="Email sequences")

@@ -13,6 +13,7 @@ from outreach.clock import app_now
 from outreach.db import db_session
 from outreach.mail.inbox import inbox_counts, list_inbound, mark_handled
 from outreach.mail.models import Direction, InboundKind, Message
+from outreach.validation import MAX_INT
 from outreach.web import same_site_path
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
@@ -60,7 +61,7 @@ def index() -> str:
     tab = request.args.get("tab", "replies")
     if tab not in TABS and tab != HANDLED:
         abort(404, f"There is no inbox tab {tab!r}.")
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_INT)
     rows, total = list_inbound(session, _kinds(tab), (page - 1) * PER_PAGE, PER_PAGE)
     return render_template(
         "mail/inbox.html",

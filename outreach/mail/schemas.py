@@ -3,20 +3,39 @@
 from __future__ import annotations
 
 from datetime import time
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
 from outreach.mail.models import TransportSecurity
 from outreach.mail.schedule import parse_weekdays
 from outreach.mail.templating import TemplateError, check_syntax
-from outreach.validation import normalise_email
+from outreach.validation import RowId, normalise_email
+
+
+def _wall_clock(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("give the time without a time zone: windows are in the recipient's")
+    return value
+
+
+# A sending-window time such as 09:00, in the recipient's time zone. Not JSON Schema's "time"
+# format: that is RFC 3339's, which needs an offset.
+WallTime = Annotated[
+    time,
+    AfterValidator(_wall_clock),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$", "example": "09:00"}
+    ),
+]
 
 
 class TemplateInput(BaseModel):
@@ -25,7 +44,7 @@ class TemplateInput(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     subject: str = Field(min_length=1, max_length=500)
     body: str = Field(min_length=1, max_length=50_000)
-    campaign_id: int | None = Field(
+    campaign_id: RowId | None = Field(
         default=None, description="Empty: the template is available to every campaign."
     )
 
@@ -68,10 +87,10 @@ class MailboxInput(BaseModel):
     window_days: list[int] = Field(
         default=[1, 2, 3, 4, 5], description="ISO weekdays on which to send, 1 = Monday."
     )
-    window_start: time = time(9, 0)
-    window_end: time = time(17, 0)
+    window_start: WallTime = time(9, 0)
+    window_end: WallTime = time(17, 0)
     active: bool = True
-    campaign_ids: list[int] = Field(
+    campaign_ids: list[RowId] = Field(
         default_factory=list, description="Campaigns that send from this mailbox (rotation)."
     )
 
@@ -118,7 +137,7 @@ class StepInput(BaseModel):
     delay_days: int = Field(
         default=0, ge=0, le=365, description="Business days after the previous step (0 first)."
     )
-    template_id: int
+    template_id: RowId
 
 
 class SequenceInput(BaseModel):
@@ -126,7 +145,7 @@ class SequenceInput(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
-    campaign_id: int
+    campaign_id: RowId
     name: str = Field(min_length=1, max_length=200)
     auto_reply_delay_days: int = Field(
         default=3, ge=0, le=60, description="An out-of-office pushes the next step back this far."
@@ -137,4 +156,4 @@ class SequenceInput(BaseModel):
 class EnrolInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    prospect_ids: list[int] = Field(min_length=1, max_length=10_000)
+    prospect_ids: list[RowId] = Field(min_length=1, max_length=10_000)

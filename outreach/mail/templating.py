@@ -122,6 +122,33 @@ def check_syntax(source: str, part: str) -> None:
         groups = ", ".join([*MERGE_FIELDS, CUSTOM_GROUP])
         message = f"{part.capitalize()}: {{{{ {unknown[0]} }}}} is not a merge field (use {groups})"
         raise TemplateError(message, part)
+    problem = _escape_attempt(tree)
+    if problem:
+        raise TemplateError(f"{part.capitalize()}: {problem}", part)
+
+
+def _looked_up(node: nodes.Getattr | nodes.Getitem) -> str | None:
+    if isinstance(node, nodes.Getattr):
+        return node.attr
+    return str(node.arg.value) if isinstance(node.arg, nodes.Const) else None
+
+
+def _escape_attempt(tree: nodes.Template) -> str | None:
+    """Why the template reaches for more than merge fields, or None. The sandbox refuses all
+    of it when rendering too; refusing it here tells the writer at once, when saving."""
+    if any(tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport))):
+        return "templates cannot include, import or extend other templates"
+    if any(tree.find_all(nodes.Call)):
+        return "templates cannot call functions; use merge fields such as {{ contact.first_name }}"
+    if any(node.name == "attr" for node in tree.find_all(nodes.Filter)):
+        return "the attr filter is not available; write {{ contact.first_name }}"
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        name = _looked_up(node)
+        if not isinstance(node.node, nodes.Name) or name is None:
+            return "only merge fields such as {{ contact.first_name }} can be looked up"
+        if name.startswith("_"):
+            return f"{{{{ {node.node.name}.{name} }}}} is not a merge field"
+    return None
 
 
 @lru_cache(maxsize=512)

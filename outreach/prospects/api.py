@@ -33,6 +33,7 @@ from outreach.prospects.services import (
     tags_of,
     update_prospect,
 )
+from outreach.validation import RowId
 
 api = api_blueprint("prospects_api", __name__)
 
@@ -102,11 +103,11 @@ class ImportResult(BaseModel):
 
 
 class CampaignPath(BaseModel):
-    campaign_id: int = Field(ge=1)
+    campaign_id: RowId
 
 
 class ProspectPath(BaseModel):
-    prospect_id: int = Field(ge=1)
+    prospect_id: RowId
 
 
 class ProspectPatch(BaseModel):

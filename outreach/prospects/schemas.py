@@ -19,7 +19,7 @@ from pydantic import (
 
 from outreach.prospects.domains import InvalidDomainError, registrable_domain
 from outreach.prospects.models import Stage
-from outreach.validation import blank_to_none, normalise_email
+from outreach.validation import MAX_INT, RowId, blank_to_none, normalise_email
 
 TAG_SPLIT = re.compile(r"[,;|]")
 CUSTOM_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
@@ -93,10 +93,10 @@ class ProspectMetrics(BaseModel):
 
     page_url: str = Field(default="", max_length=2048)
     domain_rating: int | None = Field(default=None, ge=0, le=100)
-    traffic: int | None = Field(default=None, ge=0)
+    traffic: int | None = Field(default=None, ge=0, le=MAX_INT)
     relevance: int | None = Field(default=None, ge=1, le=5)
-    owner_id: int | None = None
-    asset_id: int | None = None
+    owner_id: RowId | None = None
+    asset_id: RowId | None = None
     notes: str = Field(default="", max_length=20_000)
     tags: list[str] = Field(default_factory=list)
     timezone: str = Field(
@@ -149,7 +149,9 @@ class ProspectMetrics(BaseModel):
     @field_validator("tags", mode="before")
     @classmethod
     def _tags(cls, value: Any) -> Any:
-        return normalise_tags(value) if isinstance(value, (str, list)) else value
+        # Anything but text or a list of texts is left for the type check to refuse.
+        texts = isinstance(value, list) and all(isinstance(item, str) for item in value)
+        return normalise_tags(value) if isinstance(value, str) or texts else value
 
 
 class ProspectInput(ProspectMetrics):
@@ -196,8 +198,8 @@ class ProspectQuery(BaseModel):
     tag: str = Field(default="", max_length=60)
     dr_min: int | None = Field(default=None, ge=0, le=100)
     dr_max: int | None = Field(default=None, ge=0, le=100)
-    traffic_min: int | None = Field(default=None, ge=0)
-    traffic_max: int | None = Field(default=None, ge=0)
+    traffic_min: int | None = Field(default=None, ge=0, le=MAX_INT)
+    traffic_max: int | None = Field(default=None, ge=0, le=MAX_INT)
     relevance_min: int | None = Field(default=None, ge=1, le=5)
     contacted_before: date | None = None
     contacted_after: date | None = None
@@ -207,7 +209,7 @@ class ProspectQuery(BaseModel):
     )
     sort: SortKey = "added"
     order: Literal["asc", "desc"] = "desc"
-    page: int = Field(default=1, ge=1)
+    page: int = Field(default=1, ge=1, le=MAX_INT)
     per_page: int = Field(default=50, ge=1, le=500)
 
     @model_validator(mode="before")
@@ -232,7 +234,8 @@ class ProspectQuery(BaseModel):
     @field_validator("owner")
     @classmethod
     def _owner(cls, value: str) -> str:
-        if value not in ("", "me", "none") and not value.isdigit():
+        digits = value.isascii() and value.isdigit()
+        if value not in ("", "me", "none") and not (digits and int(value) <= MAX_INT):
             raise ValueError('use a user id, "me" or "none"')
         return value
 

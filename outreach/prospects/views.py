@@ -127,7 +127,7 @@ def _campaign_arg() -> Campaign | None:
     value = request.values.get("campaign", "")
     if not value:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         abort(400, "The campaign must be a number.")
     return campaign_or_404(int(value))
 
