@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
 
-.PHONY: run test install lint format vendor serve
+.PHONY: run test install lint format vendor serve bench
 
 ## Install (idempotent): the virtualenv with the app and its test tools.
 install: $(VENV)/.installed
@@ -30,6 +30,13 @@ serve: install
 ## The test suite (SQLite; set TEST_DATABASE_URL=postgresql+psycopg://... for PostgreSQL).
 test: install
 	$(BIN)/pytest
+
+## Benchmarks (bench/all.py): every figure on SQLite and PostgreSQL beside its baseline and
+## target, in one table. PG=<server URL> uses another server (a throwaway database is made and
+## dropped on it), PG=none skips PostgreSQL; BENCH_ARGS=--quick runs small sizes.
+PG ?= postgresql+psycopg://postgres@127.0.0.1/postgres
+bench: install
+	$(BIN)/python bench/all.py --postgres '$(PG)' $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

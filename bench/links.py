@@ -3,13 +3,14 @@
     .venv/bin/python bench/links.py                    # SQLite, 2,000 placements
     .venv/bin/python bench/links.py --placements 5000 --postgres postgresql+psycopg://postgres@127.0.0.1/postgres
 
-A local static site is served by Debian's nginx (`apt-get install nginx-light`) on every
-127.0.0.x address, so that the checker's per-host politeness (2 at a time per host) spreads
-over 32 hosts as it would over real sites. "End to end" is what the scheduler does: claim the
-due placements, fetch each page through the SSRF-guarded fetcher, verify it, store the check
-and the placement's new status (first checks also move each prospect whose link went live to
-*linked*, with its history and activity). The baseline fetches the same pages with one httpx
-client and a thread pool of the same size, and finds the links with the same HTML parser.
+A local static site is served by Debian's nginx (`apt-get install nginx-light`; without it, by
+Python's threaded HTTP server, slower) on every 127.0.0.x address, so that the checker's
+per-host politeness (2 at a time per host) spreads over 32 hosts as it would over real sites.
+"End to end" is what the scheduler does: claim the due placements, fetch each page through the
+SSRF-guarded fetcher, verify it, store the check and the placement's new status (first checks
+also move each prospect whose link went live to *linked*, with its history and activity). The
+baseline fetches the same pages with one httpx client and a thread pool of the same size, and
+finds the links with the same HTML parser.
 
 Each row is timed from "go" until the last process reports its count, and the stored results
 are counted afterwards. "CPU ms" is the processes' CPU time per page (all their threads; not
@@ -100,29 +101,50 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_nginx(workdir: Path, pages: int) -> tuple[subprocess.Popen[bytes], int]:
+def start_site(workdir: Path, pages: int) -> tuple[subprocess.Popen[bytes], int, str]:
+    """The pages served by nginx, or without it by Python's threaded HTTP server (HTTP/1.1,
+    keep-alive) in a process of its own, which competes for the CPU and is slower; the
+    process, its port and the server's name."""
     nginx = shutil.which("nginx", path="/usr/sbin:/usr/bin:/usr/local/sbin")
-    if nginx is None:
-        sys.exit("bench/links.py needs Debian's nginx: apt-get install nginx-light")
     (workdir / "tmp").mkdir(parents=True)
     write_site(workdir / "site", pages)
-    # nginx's workers run as nobody: they must be able to walk to the pages.
-    for folder in (workdir.parent, workdir, workdir / "site"):
-        folder.chmod(0o755)
     port = free_port()
-    config = workdir / "nginx.conf"
-    config.write_text(NGINX_CONFIG.format(dir=workdir, port=port))
-    process = subprocess.Popen([nginx, "-c", str(config)])  # noqa: S603  (our own config)
+    if nginx is None:
+        server = "Python http.server"
+        command = [sys.executable, __file__, "--child-serve", str(workdir / "site"), str(port)]
+    else:
+        server = "nginx"
+        # nginx's workers run as nobody: they must be able to walk to the pages.
+        for folder in (workdir.parent, workdir, workdir / "site"):
+            folder.chmod(0o755)
+        config = workdir / "nginx.conf"
+        config.write_text(NGINX_CONFIG.format(dir=workdir, port=port))
+        command = [nginx, "-c", str(config)]
+    process = subprocess.Popen(command)  # noqa: S603  (our own server and config)
     import httpx
 
     for _ in range(100):
         try:
             httpx.get(f"http://127.0.0.1:{port}/0.html", timeout=1)
-            return process, port
+            return process, port, server
         except httpx.TransportError:
             time.sleep(0.05)
     process.terminate()
-    sys.exit(f"nginx did not start; see {workdir / 'error.log'}")
+    sys.exit(f"{server} did not start; see {workdir / 'error.log'}")
+
+
+def child_serve(directory: str, port: int) -> None:
+    """The fallback site: every 127.0.0.x address, keep-alive, no request log."""
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(SimpleHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *_: object) -> None:
+            return
+
+    ThreadingHTTPServer(("0.0.0.0", port), partial(Handler, directory=directory)).serve_forever()  # noqa: S104  (loopback addresses only: 127.0.0.x)
 
 
 def page_urls(port: int, pages: int) -> list[str]:
@@ -249,7 +271,15 @@ def in_processes(commands: list[list[str]]) -> Timing:
     for child in children:
         child.stdin.write("go\n")
         child.stdin.flush()
-    reports = [json.loads(child.stdout.readline()) for child in children]
+    reports = []
+    for child in children:
+        line = child.stdout.readline()
+        if not line:
+            for other in children:
+                other.kill()
+                other.wait()
+            raise RuntimeError(f"{command_label(commands)} died; its error is above")
+        reports.append(json.loads(line))
     seconds = time.perf_counter() - start
     for child in children:
         child.communicate()
@@ -259,6 +289,10 @@ def in_processes(commands: list[list[str]]) -> Timing:
         cpu=sum(report["cpu"] for report in reports),
         found=sum(report.get("found", 0) for report in reports),
     )
+
+
+def command_label(commands: list[list[str]]) -> str:
+    return f"a process of {len(commands)} ({commands[0][2]})"
 
 
 def time_checkers(url: str, now: datetime, workers: int, processes: int) -> Timing:
@@ -338,10 +372,27 @@ ROUNDS = (  # processes, what, days after the placements were added, on the copy
 )
 
 
-def run(engine_name: str, base_url: str | None, placements: int, workers: int) -> None:
+@dataclass(frozen=True)
+class Round:
+    label: str
+    processes: int
+    bare: Timing
+    checks: Timing
+    linked: int
+
+
+def measure(
+    base_url: str | None,
+    placements: int,
+    workers: int,
+    rounds: tuple[tuple[int, str, int, bool], ...] = ROUNDS,
+) -> tuple[str, list[Round]]:
+    """Each round against a fresh bare loop on the same pages; the site's server and the
+    rounds."""
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        nginx, port = start_nginx(workdir / "www", placements)
+        server, port, server_name = start_site(workdir / "www", placements)
         url = fresh_database(base_url, workdir)
         copy = None
         try:
@@ -349,13 +400,9 @@ def run(engine_name: str, base_url: str | None, placements: int, workers: int) -
             app, campaign_id, owner_id, _, _ = setup(url, workdir)
             add_placements(app, campaign_id, owner_id, urls, workdir)
             app.extensions["outreach"].engine.dispose()
-            copy = copy_database(url, workdir)
-            print(
-                f"\n== {engine_name}: {placements:,} placements on {HOSTS} local hosts "
-                f"(nginx), {workers} threads per process"
-            )
-            print(f"{'':<50} {'pages/s':>8} {'vs bare':>8} {'CPU ms':>7}")
-            for processes, label, day, on_copy in ROUNDS:
+            if any(on_copy for *_, on_copy in rounds):
+                copy = copy_database(url, workdir)
+            for processes, label, day, on_copy in rounds:
                 database = copy if on_copy else url
                 bare = time_bare_processes(urls, workers, processes, workdir)
                 checks_before, _ = stored(database)
@@ -365,27 +412,43 @@ def run(engine_name: str, base_url: str | None, placements: int, workers: int) -
                     timing.checked,
                     checks_after - checks_before,
                 )
-                print(
-                    f"{f'bare httpx fetch + parse, {processes} process(es)':<50} "
-                    f"{bare.rate:>8,.0f} {'':>8} {bare.cpu_ms:>7.2f}"
-                )
-                print(
-                    f"{f'{label}, {processes} process(es)':<50} {timing.rate:>8,.0f} "
-                    f"{timing.rate / bare.rate:>8.2f} {timing.cpu_ms:>7.2f}"
-                )
                 if day == 0 and linked != bare.found:  # a prospect per page with the link
-                    print(f"   but {linked:,} prospects linked for {bare.found:,} such pages")
+                    sys.exit(f"{linked:,} prospects linked for {bare.found:,} pages with the link")
+                results.append(Round(label, processes, bare, timing, linked))
         finally:
-            nginx.terminate()
-            nginx.wait()
+            server.terminate()
+            server.wait()
             drop_database(url)
             if copy:
                 drop_database(copy)
+    return server_name, results
+
+
+def run(engine_name: str, base_url: str | None, placements: int, workers: int) -> None:
+    server, rounds = measure(base_url, placements, workers)
+    print(
+        f"\n== {engine_name}: {placements:,} placements on {HOSTS} local hosts "
+        f"({server}), {workers} threads per process"
+    )
+    print(f"{'':<50} {'pages/s':>8} {'vs bare':>8} {'CPU ms':>7}")
+    for result in rounds:
+        bare, timing, processes = result.bare, result.checks, result.processes
+        print(
+            f"{f'bare httpx fetch + parse, {processes} process(es)':<50} "
+            f"{bare.rate:>8,.0f} {'':>8} {bare.cpu_ms:>7.2f}"
+        )
+        print(
+            f"{f'{result.label}, {processes} process(es)':<50} {timing.rate:>8,.0f} "
+            f"{timing.rate / bare.rate:>8.2f} {timing.cpu_ms:>7.2f}"
+        )
 
 
 def main() -> None:
     if len(sys.argv) == 5 and sys.argv[1] == "--child-check":
         child_check(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
+    if len(sys.argv) == 4 and sys.argv[1] == "--child-serve":
+        child_serve(sys.argv[2], int(sys.argv[3]))
         return
     if len(sys.argv) == 4 and sys.argv[1] == "--child-bare":
         child_bare(sys.argv[2], int(sys.argv[3]))

@@ -14,6 +14,7 @@ several runs after one warm-up.
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import statistics
 import sys
@@ -47,14 +48,77 @@ def chunks(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield batch
 
 
-def bulk(engine: Any, table: Any, rows: Iterator[dict[str, Any]]) -> int:
+def bulk(
+    engine: Any, table: Any, rows: Iterator[dict[str, Any]], rebuild_indexes: bool = False
+) -> int:
+    """Insert generated rows in one transaction: COPY on PostgreSQL (executemany there is
+    several times slower, and a million messages would take most of the run), executemany on
+    SQLite. Every row of a table names the same columns. With `rebuild_indexes` (big tables
+    without triggers), PostgreSQL's plain indexes are dropped for the COPY and built again
+    after it, in the same transaction: faster than growing them row by row once they no longer
+    fit in shared_buffers, and the same indexes in the end."""
     import sqlalchemy as sa
 
     count = 0
     with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            rebuilt = plain_indexes(connection, table.name) if rebuild_indexes else []
+            for name, _ in rebuilt:
+                connection.exec_driver_sql(f'DROP INDEX "{name}"')
+            count = copy_rows(connection, table, rows)
+            for _, definition in rebuilt:
+                connection.exec_driver_sql(definition)
+            # As autovacuum would, later: the next steps' queries are planned on real numbers.
+            connection.exec_driver_sql(f'ANALYZE "{table.name}"')
+            return count
         for batch in chunks(rows):
             connection.execute(sa.insert(table), batch)
             count += len(batch)
+    return count
+
+
+def plain_indexes(connection: Any, table: str) -> list[tuple[str, str]]:
+    """A PostgreSQL table's indexes that back no constraint and are not unique: name and
+    definition."""
+    return list(
+        connection.exec_driver_sql(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %(table)s "
+            "AND indexdef NOT LIKE 'CREATE UNIQUE %%' "
+            "AND indexname NOT IN (SELECT conname FROM pg_constraint)",
+            {"table": table},
+        ).tuples()
+    )
+
+
+def copy_rows(connection: Any, table: Any, rows: Iterator[dict[str, Any]]) -> int:
+    """COPY the rows, each value through its column type's bind processing, as an INSERT
+    would send it, with the model's scalar defaults for the columns they leave out (COPY
+    knows only server defaults)."""
+    first = next(rows, None)
+    if first is None:
+        return 0
+    defaults = {
+        column.name: column.default.arg
+        for column in table.c
+        if column.name not in first and column.default is not None and column.default.is_scalar
+    }
+    names = [*first, *defaults]
+    dialect = connection.dialect
+    processors = [table.c[name].type._cached_bind_processor(dialect) for name in names]
+    columns = ", ".join(f'"{name}"' for name in names)
+    count = 0
+    raw = connection.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+        for row in itertools.chain([first], rows):
+            copy.write_row(
+                [
+                    value if process is None else process(value)
+                    for value, process in zip(
+                        [{**defaults, **row}[name] for name in names], processors, strict=True
+                    )
+                ]
+            )
+            count += 1
     return count
 
 
@@ -67,8 +131,11 @@ def fill_campaign(
     messages: int,
     placements: int,
     tag: str,
+    imported: bool = False,
 ) -> None:
-    """One campaign's year of work, ids read back so the rows reference each other."""
+    """One campaign's year of work, ids read back so the rows reference each other. With
+    `imported`, the campaign's prospects are already there (a CSV import): they are given the
+    same mix of stages and owners instead of new ones being written."""
     import sqlalchemy as sa
     from sqlmodel import Session
 
@@ -76,56 +143,18 @@ def fill_campaign(
     from outreach.links.models import Placement, PlacementCheck
     from outreach.mail.models import Message
     from outreach.mail.tallies import recount_tallies
-    from outreach.prospects.models import Domain, Prospect, StageChange
+    from outreach.prospects.models import Prospect, StageChange
 
     rng = random.Random(campaign_id)  # noqa: S311  (sample data)
-    bulk(
-        engine,
-        Domain.__table__,
-        ({"name": f"{tag}site{n}.example", "created_at": START} for n in range(prospects)),
-    )
-    with engine.connect() as connection:
-        domain_ids = [
-            row[0]
-            for row in connection.execute(
-                sa.select(Domain.id).where(Domain.name.like(f"{tag}site%")).order_by(Domain.id)
-            )
-        ]
     # Stages in proportions a healthy campaign has after a year.
     stage_pool = ["prospect"] * 30 + ["contacted"] * 45 + ["replied"] * 8 + ["declined"] * 5
     stage_pool += ["linked"] * 11 + ["lost"] * 1
-    stages = [rng.choice(stage_pool) for _ in range(prospects)]
-    bulk(
-        engine,
-        Prospect.__table__,
-        (
-            {
-                "campaign_id": campaign_id,
-                "domain_id": domain_id,
-                "page_url": "",
-                "stage": stage,
-                "stage_changed_at": NOW,
-                "owner_id": rng.choice(users),
-                "domain_rating": rng.randint(0, 90),
-                "timezone": "",
-                "notes": "",
-                "custom_fields": {},
-                "search_text": "",
-                "created_at": START,
-                "updated_at": START,
-            }
-            for domain_id, stage in zip(domain_ids, stages, strict=True)
-        ),
-    )
-    with engine.connect() as connection:
-        prospect_ids = [
-            row[0]
-            for row in connection.execute(
-                sa.select(Prospect.id)
-                .where(Prospect.campaign_id == campaign_id)
-                .order_by(Prospect.id)
-            )
-        ]
+    if imported:
+        prospect_ids, stages = assign_stages(engine, campaign_id, users, stage_pool)
+    else:
+        prospect_ids, stages = add_prospects(
+            engine, campaign_id, users, rng, stage_pool, prospects, tag
+        )
     contacted = [
         (pid, stage) for pid, stage in zip(prospect_ids, stages, strict=True) if stage != "prospect"
     ]
@@ -231,7 +260,12 @@ def fill_campaign(
                     made += 1
 
     every = ("inbound_kind", "template_id", "sent_at", "received_at")
-    bulk(engine, Message.__table__, ({**dict.fromkeys(every), **row} for row in emails()))
+    bulk(
+        engine,
+        Message.__table__,
+        ({**dict.fromkeys(every), **row} for row in emails()),
+        rebuild_indexes=True,
+    )
     with Session(engine) as session:
         recount_tallies(session, campaign_id)
         session.commit()
@@ -332,7 +366,122 @@ def fill_campaign(
     )
 
 
+def add_prospects(
+    engine: Any,
+    campaign_id: int,
+    users: list[int],
+    rng: random.Random,
+    stage_pool: list[str],
+    prospects: int,
+    tag: str,
+) -> tuple[list[int], list[str]]:
+    """New domains and prospects at the pool's stages; their ids in order, and the stages."""
+    import sqlalchemy as sa
+
+    from outreach.prospects.models import Domain, Prospect
+
+    bulk(
+        engine,
+        Domain.__table__,
+        ({"name": f"{tag}site{n}.example", "created_at": START} for n in range(prospects)),
+    )
+    with engine.connect() as connection:
+        domain_ids = [
+            row[0]
+            for row in connection.execute(
+                sa.select(Domain.id).where(Domain.name.like(f"{tag}site%")).order_by(Domain.id)
+            )
+        ]
+    stages = [rng.choice(stage_pool) for _ in range(prospects)]
+    bulk(
+        engine,
+        Prospect.__table__,
+        (
+            {
+                "campaign_id": campaign_id,
+                "domain_id": domain_id,
+                "page_url": "",
+                "stage": stage,
+                "stage_changed_at": NOW,
+                "owner_id": rng.choice(users),
+                "domain_rating": rng.randint(0, 90),
+                "timezone": "",
+                "notes": "",
+                "custom_fields": {},
+                "search_text": "",
+                "created_at": START,
+                "updated_at": START,
+            }
+            for domain_id, stage in zip(domain_ids, stages, strict=True)
+        ),
+    )
+    return campaign_prospects(engine, campaign_id), stages
+
+
+def assign_stages(
+    engine: Any, campaign_id: int, users: list[int], stage_pool: list[str]
+) -> tuple[list[int], list[str]]:
+    """The campaign's prospects moved to the pool's stages and owners in one UPDATE each
+    (the rollup triggers follow, as they would one move at a time)."""
+    import sqlalchemy as sa
+
+    from outreach.prospects.models import Prospect
+
+    table = Prospect.__table__
+    prospect_ids = campaign_prospects(engine, campaign_id)
+    stages = [stage_pool[(pid * 37) % len(stage_pool)] for pid in prospect_ids]
+    slot = (table.c.id * 37) % len(stage_pool)
+    bounds = list(itertools.accumulate(stage_pool.count(s) for s in dict.fromkeys(stage_pool)))
+    stage = sa.case(
+        *[
+            (slot < bound, name)
+            for bound, name in zip(bounds, dict.fromkeys(stage_pool), strict=True)
+        ]
+    )
+    owner = sa.case(*[(table.c.id % len(users) == n, user) for n, user in enumerate(users)])
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(table)
+            .where(table.c.campaign_id == campaign_id)
+            .values(stage=stage, owner_id=owner, stage_changed_at=NOW)
+        )
+    return prospect_ids, stages
+
+
+def campaign_prospects(engine: Any, campaign_id: int) -> list[int]:
+    import sqlalchemy as sa
+
+    from outreach.prospects.models import Prospect
+
+    with engine.connect() as connection:
+        return [
+            row[0]
+            for row in connection.execute(
+                sa.select(Prospect.id)
+                .where(Prospect.campaign_id == campaign_id)
+                .order_by(Prospect.id)
+            )
+        ]
+
+
 def build(url: str, workdir: Path, prospects: int, messages: int, placements: int) -> Any:
+    app, campaign_id, owner_id, email, password = setup(url, workdir)
+    populate(app, campaign_id, owner_id, prospects, messages, placements)
+    return app, campaign_id, email, password
+
+
+def populate(
+    app: Any,
+    campaign_id: int,
+    owner_id: int,
+    prospects: int,
+    messages: int,
+    placements: int,
+    imported: bool = False,
+    other_scale: float = 1.0,
+) -> None:
+    """Builders, templates, a year of work in the campaign and in a second one `other_scale`
+    times its size, then ANALYZE. With `imported`, the campaign's prospects are already there."""
     from sqlmodel import Session
 
     from outreach.auth.models import Role
@@ -340,7 +489,6 @@ def build(url: str, workdir: Path, prospects: int, messages: int, placements: in
     from outreach.campaigns.models import Campaign, CampaignKind
     from outreach.mail.models import Template
 
-    app, campaign_id, owner_id, email, password = setup(url, workdir)
     engine = app.extensions["outreach"].engine
     with Session(engine) as session:
         builders = [
@@ -363,13 +511,25 @@ def build(url: str, workdir: Path, prospects: int, messages: int, placements: in
         users = [builder.id for builder in builders]
         template_ids = [template.id for template in templates]
         other_id = other.id
-    for target, tag in ((campaign_id, "a"), (other_id, "b")):
+    for target, tag, existing, scale in (
+        (campaign_id, "a", imported, 1.0),
+        (other_id, "b", False, other_scale),
+    ):
         started = time.perf_counter()
-        fill_campaign(engine, target, users, template_ids, prospects, messages, placements, tag)
+        fill_campaign(
+            engine,
+            target,
+            users,
+            template_ids,
+            int(prospects * scale),
+            int(messages * scale),
+            int(placements * scale),
+            tag,
+            existing,
+        )
         print(f"  filled campaign {target} in {time.perf_counter() - started:.0f} s", flush=True)
     with engine.begin() as connection:
         connection.exec_driver_sql("ANALYZE")
-    return app, campaign_id, email, password
 
 
 def timed(run: Callable[[], Any], repeat: int) -> tuple[float, float]:
