@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask import current_app, g
@@ -178,6 +180,32 @@ def close_db_session(_exc: BaseException | None = None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
+
+
+T = TypeVar("T")
+
+# PostgreSQL's SQLSTATE for a transaction it aborted to break a deadlock.
+DEADLOCK_DETECTED = "40P01"
+DEADLOCK_ATTEMPTS = 4
+
+log = logging.getLogger(__name__)
+
+
+def retry_deadlocks(work: Callable[[], T], attempts: int = DEADLOCK_ATTEMPTS) -> T:
+    """Run `work`, a whole transaction, again when PostgreSQL aborted it to break a deadlock.
+
+    The rollup triggers upsert shared tally rows in whatever order a transaction's rows come,
+    so two workers storing at once can wait on each other; PostgreSQL then aborts one. That
+    one's work was rolled back entirely and is safe to repeat."""
+    attempt = 1
+    while True:
+        try:
+            return work()
+        except sa.exc.DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) != DEADLOCK_DETECTED or attempt == attempts:
+                raise
+            attempt += 1
+            log.warning("deadlock, repeating the transaction (attempt %d)", attempt)
 
 
 def claim_rows(

@@ -4,7 +4,9 @@ monitor in `flask outreach run-due`, and `flask links check`."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,10 +20,11 @@ from outreach.activity.models import Activity
 from outreach.auth.models import Role
 from outreach.campaigns.models import Campaign
 from outreach.clock import FixedClock
-from outreach.links.models import Placement, PlacementStatus
+from outreach.links.models import Placement, PlacementCheck, PlacementStatus
 from outreach.links.services import claim_due_placements
 from outreach.mail.runner import link_checks, mail_context, run_due
 from outreach.prospects.models import Prospect, Stage
+from outreach.reports.models import LinkTally
 from tests.conftest import ApiClient
 from tests.httpservers import Site
 
@@ -246,6 +249,53 @@ def test_a_checker_that_loses_the_race_for_a_batch_claims_the_next(
 
     assert raced
     assert claimed == ids[2:]
+
+
+def test_a_link_batch_aborted_in_a_deadlock_is_stored_on_the_next_attempt(
+    local_app: Flask,
+    api: ApiClient,
+    session: Session,
+    site: Site,
+    prospect_id: int,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Two checkers storing at once upsert shared tally rows in their own orders; PostgreSQL
+    then aborts one of them. Here another transaction holds the tallies the batch needs and
+    then waits for the batch's placement: a real deadlock, which the batch loses (its wait
+    began first) and survives by storing again."""
+    engine = local_app.extensions["outreach"].engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: no deadlocks")
+    site.pages["post"] = (200, LINKED)
+    placement_id = api.post(
+        f"/api/v1/prospects/{prospect_id}/placements", json=placement_body(site)
+    ).json["id"]
+    with ThreadPoolExecutor(1) as pool, engine.connect() as other:
+        other.execute(sa.text("LOCK TABLE link_tallies IN EXCLUSIVE MODE"))
+        checking = pool.submit(due_pass, local_app, NOW)
+        blocked = sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE 'UPDATE placements%'"
+        )
+        # A transaction sees one snapshot of pg_stat_activity: ask afresh each time.
+        while not other.execute(blocked).scalar():
+            other.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+            assert not checking.done(), checking.result()
+            time.sleep(0.02)
+        # This side waits longer before looking for a deadlock, so the batch is the victim.
+        other.execute(sa.text("SET LOCAL deadlock_timeout = '10s'"))
+        other.execute(sa.select(Placement.id).where(Placement.id == placement_id).with_for_update())
+        other.commit()
+        summary = checking.result(timeout=30)
+
+    assert (summary["links_checked"], summary["links_live"]) == (1, 1)
+    assert "deadlock, repeating the transaction" in caplog.text
+    session.expire_all()
+    assert session.get(Placement, placement_id).status is PlacementStatus.LIVE
+    checks = session.exec(select(PlacementCheck).where(PlacementCheck.placement_id == placement_id))
+    assert len(checks.all()) == 1
+    live = session.exec(sa.select(sa.func.sum(LinkTally.links))).scalar()
+    assert live == 1
 
 
 def test_links_check_cli_prints_the_verdict_object(local_app: Flask, site: Site) -> None:

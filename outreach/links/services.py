@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,7 +20,7 @@ from sqlmodel import Session, col, select
 from outreach.activity.services import SystemEntry, record_activity, record_system_activities
 from outreach.auth.models import User
 from outreach.campaigns.models import Campaign, Client, ContentAsset
-from outreach.db import claim_rows
+from outreach.db import claim_rows, retry_deadlocks
 from outreach.links.citations import Nap, nap_mismatches, page_text
 from outreach.links.fetch import PageFetcher, fetch_many
 from outreach.links.models import LinkType, Placement, PlacementCheck
@@ -378,9 +379,10 @@ def run_due_checks(
                 fetching = (claimed, prefetch.submit(fetch_many, fetcher, urls, settings.workers))
             if waiting is not None:
                 batch, pages = waiting
-                counts.update(
-                    _store_checks(engine, batch, pages.result(), now, held_until, settings)
+                store = partial(
+                    _store_checks, engine, batch, pages.result(), now, held_until, settings
                 )
+                counts.update(retry_deadlocks(store))
             if fetching is None:
                 return counts
             waiting = fetching
