@@ -147,6 +147,23 @@ def test_rollups_follow_every_kind_of_write(
     kept = assert_rollups_hold(session, campaign)
     assert any(days is not None for _, _, days, _ in kept["prospects"]), "no days to reply kept"
 
+    # One statement moving several prospects at once, as bulk moves and assignments write:
+    # the contacted ones go back and the rest forward, so some shares cancel out.
+    session.execute(
+        sa.update(Prospect)
+        .where(col(Prospect.id).in_([prospect.id for prospect in prospects[:6]]))
+        .values(
+            stage=sa.case(
+                (col(Prospect.stage) == Stage.CONTACTED, Stage.PROSPECT), else_=Stage.CONTACTED
+            ),
+            owner_id=bea.id,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    session.expire_all()
+    assert_rollups_hold(session, campaign)
+
     # Time, edited and deleted; a placement and a whole prospect deleted (a cascade).
     entries = [
         TimeEntry(user_id=user.id, campaign_id=campaign.id, minutes=30, logged_at=NOW)
