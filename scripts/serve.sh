@@ -32,6 +32,7 @@ stop() {
 trap 'stop; exit 0' INT TERM
 
 "$BIN/gunicorn" app:app \
+    --config python:outreach.ops.serving \
     --bind "$BIND" \
     --workers "$WORKERS" \
     --threads "$THREADS" \
