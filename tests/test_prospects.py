@@ -329,6 +329,16 @@ class TestListing:
         assert domains(session, campaign, q="delta")[0] == ["delta.example"]
         assert domains(session, campaign, q="100%")[0] == []
 
+    def test_search_words_are_literal_and_match_in_any_case(
+        self, session, campaign, listed, make_user
+    ):
+        add(session, campaign, make_user(), domain="foxtrot.example", notes="Deal: 100%_OFF Größe")
+        assert domains(session, campaign, q="100%_off")[0] == ["foxtrot.example"]
+        assert domains(session, campaign, q="GRÖSSE")[0] == []
+        assert domains(session, campaign, q="GRÖßE deal:")[0] == ["foxtrot.example"]
+        assert domains(session, campaign, q="1_0")[0] == []
+        assert domains(session, campaign, q="%")[0] == ["foxtrot.example"]
+
     def test_sort_puts_missing_values_last_and_pages(self, session, campaign, listed):
         assert domains(session, campaign, sort="dr", order="desc")[0] == [
             "charlie.example",
