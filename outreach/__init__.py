@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from flask_openapi3 import Info, OpenAPI
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from outreach.clock import Clock, SystemClock
 from outreach.config import (
@@ -76,6 +77,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         MAX_CONTENT_LENGTH=200 * 1024 * 1024,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    if settings.trusted_proxies:
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     configure_logging(settings.log_level, settings.log_format)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # httpx logs every request at INFO: a line per page the link checker fetches.

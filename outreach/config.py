@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     port: int = Field(default=5000, ge=1, le=65535)
     secret_key: str = ""
     session_cookie_secure: bool = False
+    trusted_proxies: int = Field(default=0, ge=0, le=5)
     timezone: str = "UTC"
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -208,3 +208,41 @@ def test_failures_counted_by_one_worker_block_the_other(
         assert attempt(other, user.email, "wrong password")[0] == 401
     assert attempt(other, user.email, PASSWORD)[0] == 429
     assert attempt(client, user.email, PASSWORD)[0] == 429
+
+
+def behind_proxy(
+    client: FlaskClient, email: str, password: str, forwarded_for: str
+) -> tuple[int, str]:
+    """A sign-in through a reverse proxy at 10.0.0.2 that adds the client's address."""
+    response = client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": csrf_token(client, "/login")},
+        environ_base={"REMOTE_ADDR": "10.0.0.2"},
+        headers={"X-Forwarded-For": forwarded_for},
+    )
+    return response.status_code, response.get_data(as_text=True)
+
+
+def test_behind_a_trusted_proxy_each_client_is_counted_at_its_own_address(
+    app: Flask, database_url: str, tmp_path: Path, user: User, session: Session
+) -> None:
+    settings = make_settings(database_url, tmp_path / "instance", trusted_proxies=1)
+    proxied = create_app(settings, clock=FixedClock(NOW))
+    try:
+        client = proxied.test_client()
+        for _ in range(5):
+            behind_proxy(client, user.email, "wrong password", "203.0.113.7")
+        assert behind_proxy(client, user.email, PASSWORD, "203.0.113.7")[0] == 429
+        assert behind_proxy(client, user.email, PASSWORD, "198.51.100.9")[0] == 302
+        stored = session.exec(select(LoginAttempt.ip).distinct()).all()
+        assert stored == ["203.0.113.7"]
+    finally:
+        proxied.extensions["outreach"].engine.dispose()
+
+
+def test_without_trusted_proxies_a_forged_forwarded_address_changes_nothing(
+    client: FlaskClient, user: User, clock: FixedClock
+) -> None:
+    for _ in range(5):
+        behind_proxy(client, user.email, "wrong password", "203.0.113.7")
+    assert behind_proxy(client, user.email, PASSWORD, "198.51.100.9")[0] == 429
