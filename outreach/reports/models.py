@@ -1,8 +1,8 @@
 """Rollups that the database keeps for the reports.
 
 A report over 50k links and 100k prospects must not read them: triggers on placements, prospects
-and time entries (created in migration 3c1f0e5d7a42, see `reports.rollups`) add each row's share
-to these tables whenever a row is written, by the app, a bulk statement or a cascade alike.
+and time entries (migrations c858849638b7 and 21b4ad9d6681, see `reports.rollups`) add each row's
+share to these tables whenever a row is written, by the app, a bulk statement or a cascade alike.
 `reports.rollups.rebuild_rollups` recomputes them from the rows and is the reference the tests
 hold the triggers to. Money is kept in cents, so sums are exact on SQLite too.
 """
