@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mail import connect_mailbox  # noqa: E402
 from prospects import drop_database, fresh_database, generate_csv, import_in_child, setup  # noqa: E402
-from report import bulk  # noqa: E402
+from report import bulk, settle  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
@@ -92,8 +92,7 @@ def add_waiting_steps(engine: Any, campaign_id: int, mailbox_id: int, steps: int
             }
 
     count = bulk(engine, Enrolment.__table__, rows(), rebuild_indexes=True)
-    with engine.begin() as connection:
-        connection.exec_driver_sql("ANALYZE")
+    settle(engine)
     return count
 
 
