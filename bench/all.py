@@ -51,7 +51,7 @@ from prospects import (  # noqa: E402
     setup,
 )
 
-from outreach.ops.serving import freeze_startup_heap  # noqa: E402
+from outreach.ops.serving import freeze_loaded_app  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1/postgres"
 NOW = scheduler.NOW
@@ -250,7 +250,7 @@ def on_big_data(table: Table, base_url: str | None, sizes: Sizes, sink_port: int
             done = step("list, board and report pages")
             client = login(app, email, password)
             # As each gunicorn worker does once the app is loaded.
-            freeze_startup_heap()
+            freeze_loaded_app()
             healthz = page_times(client, "/healthz", repeat)
             pages = {
                 label: page_times(client, path, repeat)

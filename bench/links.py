@@ -206,7 +206,7 @@ def child_check(url: str, now: str, workers: int) -> None:
     from outreach.links.checking import check_intervals
     from outreach.links.fetch import PageFetcher
     from outreach.links.services import CheckSettings, run_due_checks
-    from outreach.scheduler import freeze_loaded_app
+    from outreach.ops.serving import freeze_loaded_app
 
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(Settings(database_url=url, instance_path=Path(tmp), secret_key="b" * 40))

@@ -15,8 +15,9 @@ from outreach.campaigns.models import Campaign
 from outreach.config import PROJECT_ROOT
 from outreach.demo import DEMO_EMAIL, DEMO_PASSWORD
 from outreach.mail.runner import link_checks, mail_context
+from outreach.ops.serving import freeze_loaded_app
 from outreach.prospects.models import Prospect, Stage
-from outreach.scheduler import build_scheduler, freeze_loaded_app
+from outreach.scheduler import build_scheduler
 
 
 def test_users_create_and_token_for_the_api(app, client):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import signal
@@ -15,7 +14,6 @@ import click
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import current_app
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import configure_mappers
 from sqlmodel import Session
 
 from outreach.clock import Clock
@@ -23,6 +21,7 @@ from outreach.db import get_engine, utcnow
 from outreach.mail.dispatch import MailContext
 from outreach.mail.runner import LinkChecks, link_checks, mail_context, run_due
 from outreach.ops.services import record_run
+from outreach.ops.serving import freeze_loaded_app
 from outreach.prospects.imports import discard_abandoned_imports
 
 log = logging.getLogger("outreach.scheduler")
@@ -38,16 +37,6 @@ def discard_abandoned_uploads(engine: Engine, worker: str) -> None:
             return {"uploads_discarded": discard_abandoned_imports(session, utcnow())}
 
     record_run(engine, "abandoned-uploads", worker, utcnow(), discard)
-
-
-def freeze_loaded_app() -> None:
-    """Everything loaded by now (the app, its models, the libraries) lives as long as the
-    process: moved out of the collector's sight, a full collection no longer rescans it, and a
-    pass of link checks allocates enough to run several. The ORM's mappers are configured
-    first (else the first query does it), so that what they build is frozen too."""
-    configure_mappers()
-    gc.collect()
-    gc.freeze()
 
 
 def run_due_work(engine: Engine, ctx: MailContext, links: LinkChecks, clock: Clock) -> None:
