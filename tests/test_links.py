@@ -3,6 +3,7 @@ monitor in `flask outreach run-due`, and `flask links check`."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +22,8 @@ from outreach.auth.models import Role
 from outreach.campaigns.models import Campaign
 from outreach.clock import FixedClock
 from outreach.links.models import Placement, PlacementCheck, PlacementStatus
-from outreach.links.services import claim_due_placements
+from outreach.links.services import claim_due_placements, run_due_checks
+from outreach.links.verdict import FetchedPage
 from outreach.mail.runner import link_checks, mail_context, run_due
 from outreach.prospects.models import Prospect, Stage
 from outreach.reports.models import LinkTally
@@ -296,6 +298,44 @@ def test_a_link_batch_aborted_in_a_deadlock_is_stored_on_the_next_attempt(
     assert len(checks.all()) == 1
     live = session.exec(sa.select(sa.func.sum(LinkTally.links))).scalar()
     assert live == 1
+
+
+def test_a_batch_claimed_late_in_a_long_pass_holds_a_full_lease_from_its_claim(
+    local_app: Flask, api: ApiClient, site: Site, prospect_id: int
+) -> None:
+    """Deep in a backlog, a pass is long past its start: each batch's lease runs from when the
+    batch was claimed, or another worker would take it over while this one fetches it."""
+    engine = local_app.extensions["outreach"].engine
+    ids = {}
+    for n in range(3):
+        site.pages[f"post{n}"] = (200, LINKED)
+        body = placement_body(site, page_url=site.url(f"/pages/post{n}"))
+        ids[site.url(f"/pages/post{n}")] = api.post(
+            f"/api/v1/prospects/{prospect_id}/placements", json=body
+        ).json["id"]
+    checks = link_checks(local_app)
+    leases: dict[int, datetime] = {}
+
+    class LeaseWatchingFetcher:
+        def fetch(self, url: str) -> FetchedPage:
+            with Session(engine) as watcher:
+                leases[ids[url]] = watcher.get(Placement, ids[url]).next_check_at
+            return checks.fetcher.fetch(url)
+
+    # Each batch is claimed 4 minutes after the one before: well within the 10-minute lease.
+    minutes = itertools.count(0, 4)
+    counts = run_due_checks(
+        engine,
+        LeaseWatchingFetcher(),
+        NOW,
+        replace(checks.settings, batch=1),
+        clock=lambda: NOW + timedelta(minutes=next(minutes)),
+    )
+
+    assert counts["checked"] == 3
+    assert [leases[placement_id] for placement_id in ids.values()] == [
+        NOW + timedelta(minutes=minute + 10) for minute in (0, 4, 8)
+    ]
 
 
 def test_links_check_cli_prints_the_verdict_object(local_app: Flask, site: Site) -> None:

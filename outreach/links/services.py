@@ -6,7 +6,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -358,34 +358,54 @@ def claim_due_placements(
 
 
 def run_due_checks(
-    engine: Engine, fetcher: PageFetcher, now: datetime, settings: CheckSettings
+    engine: Engine,
+    fetcher: PageFetcher,
+    now: datetime,
+    settings: CheckSettings,
+    clock: Callable[[], datetime] | None = None,
 ) -> Counter[str]:
     """Check every placement that is due, fetching concurrently, storing each result.
     Counts the checks, and the placements that became live, unknown or lost.
 
     Pipelined: while one batch's results are verified and stored, the next batch is already
-    being fetched."""
+    being fetched. `clock` (default: `now` throughout) is read as each batch is claimed: deep
+    in a long backlog, a claim still holds a full lease from when it was taken, so that no
+    other worker takes it over while this one fetches it."""
     counts: Counter[str] = Counter()
     lease = CHECK_LEASE
-    held_until = now + lease
+    read_clock = clock or (lambda: now)
     with ThreadPoolExecutor(1, thread_name_prefix="link-batch") as prefetch:
-        waiting: tuple[list[tuple[int, str]], Future[list[FetchedPage]]] | None = None
+        waiting: _ClaimedBatch | None = None
         while True:
+            claimed_at = read_clock()
             with Session(engine) as session:
-                claimed = _claimed_pages(session, now, settings.batch, lease)
+                claimed = _claimed_pages(session, claimed_at, settings.batch, lease)
             fetching = None
             if claimed:
                 urls = [url for _, url in claimed]
-                fetching = (claimed, prefetch.submit(fetch_many, fetcher, urls, settings.workers))
+                pages = prefetch.submit(fetch_many, fetcher, urls, settings.workers)
+                fetching = _ClaimedBatch(claimed, claimed_at, pages)
             if waiting is not None:
-                batch, pages = waiting
                 store = partial(
-                    _store_checks, engine, batch, pages.result(), now, held_until, settings
+                    _store_checks,
+                    engine,
+                    waiting.placements,
+                    waiting.pages.result(),
+                    waiting.claimed_at,
+                    waiting.claimed_at + lease,
+                    settings,
                 )
                 counts.update(retry_deadlocks(store))
             if fetching is None:
                 return counts
             waiting = fetching
+
+
+@dataclass(frozen=True)
+class _ClaimedBatch:
+    placements: list[tuple[int, str]]
+    claimed_at: datetime
+    pages: Future[list[FetchedPage]]
 
 
 def _claimed_pages(

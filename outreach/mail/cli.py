@@ -46,9 +46,11 @@ def run_due_command(now: datetime | None, until_idle: bool) -> None:
     """Run one pass of everything due (inbox polls, queued steps, sends, link checks); print a
     JSON summary, one line per pass."""
     clock_now = now or app_now()
+    # Told a time, the pass acts as of that time throughout; else as of each moment it acts.
+    clock = None if now else app_now
     ctx, links = mail_context(current_app), link_checks(current_app)
     while True:
-        summary = run_due(get_engine(), ctx, clock_now, links)
+        summary = run_due(get_engine(), ctx, clock_now, links, clock)
         click.echo(json.dumps(summary))
         if not (until_idle and did_work(summary)):
             return

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import socket
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,15 +54,20 @@ def link_checks(app: Flask) -> LinkChecks:
 
 
 def run_due(
-    engine: Engine, ctx: MailContext, now: datetime, links: LinkChecks | None = None
+    engine: Engine,
+    ctx: MailContext,
+    now: datetime,
+    links: LinkChecks | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> dict[str, Any]:
     """Replies first, so that a sequence answered since the last pass sends nothing more;
     link checks before sending, so that their alerts go out in the same pass. Without
-    `links`, placements are not checked (tests of the mail engine alone)."""
+    `links`, placements are not checked (tests of the mail engine alone). With `clock`, link
+    checks are claimed as of the time they are claimed, not the pass's start."""
     inbox = poll_mailboxes(engine, ctx, now)
     checks: Counter[str] = Counter()
     if links:
-        checks = run_due_checks(engine, links.fetcher, now, links.settings)
+        checks = run_due_checks(engine, links.fetcher, now, links.settings, clock)
         with Session(engine) as session:
             checks["expiry_reminders"] = remind_expiring(session, now)
     with Session(engine) as session:

@@ -42,7 +42,9 @@ def discard_abandoned_uploads(engine: Engine, worker: str) -> None:
 def run_due_work(engine: Engine, ctx: MailContext, links: LinkChecks, clock: Clock) -> None:
     """One pass, recorded in job_runs (the admin page) and logged as one line."""
     now = clock.now()
-    record_run(engine, "due-work", ctx.worker, now, lambda: run_due(engine, ctx, now, links))
+    record_run(
+        engine, "due-work", ctx.worker, now, lambda: run_due(engine, ctx, now, links, clock.now)
+    )
 
 
 def build_scheduler(
