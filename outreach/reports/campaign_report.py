@@ -94,10 +94,10 @@ class LinkGroup(CountedLinks):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DayOfLinks(CountedLinks):
-    """Live links that first went live on one day."""
+class WeekOfLiveLinks(CountedLinks):
+    """Links live now that first went live in one week (its Monday)."""
 
-    day: date
+    week: date
 
 
 BURST_LIMIT = 3
@@ -175,16 +175,16 @@ def _link_weeks(session: Session, campaign_id: int) -> list[WeekOfLinks]:
     ]
 
 
-def live_links_by_week(session: Session, campaign_id: int) -> list[DayOfLinks]:
+def live_links_by_week(session: Session, campaign_id: int) -> list[WeekOfLiveLinks]:
     """Live links by the week (its Monday) they first went live, by DR band and rel, so that
     each week's value can be summed."""
     return _live_weeks(_link_weeks(session, campaign_id))
 
 
-def _live_weeks(weeks: Iterable[WeekOfLinks]) -> list[DayOfLinks]:
+def _live_weeks(weeks: Iterable[WeekOfLinks]) -> list[WeekOfLiveLinks]:
     return [
-        DayOfLinks(
-            day=tally.week,
+        WeekOfLiveLinks(
+            week=tally.week,
             rel=_rel(tally.verdict),
             domain_rating=tally.band,
             links=tally.links,
@@ -474,7 +474,7 @@ def _split_period(
 
 
 def _over_time(
-    campaign: Campaign, now: datetime, core: CampaignCore, days_of_links: list[DayOfLinks]
+    campaign: Campaign, now: datetime, core: CampaignCore, weeks_of_links: list[WeekOfLiveLinks]
 ) -> list[dict[str, Any]]:
     """Weekly links gone live, emails, replies, cost and value, with running cost and value
     totals that end at the report's totals. From the campaign's start (or its first event) to
@@ -482,8 +482,8 @@ def _over_time(
     sent = [(tally.day, tally.sent) for tally in core.tallies]
     replies = [(tally.day, tally.replies) for tally in core.tallies]
     costs = core.daily_costs
-    gone_live = [(group.day, group.links) for group in days_of_links]
-    earned = [(group.day, group.value(core.model)) for group in days_of_links]
+    gone_live = [(group.week, group.links) for group in weeks_of_links]
+    earned = [(group.week, group.value(core.model)) for group in weeks_of_links]
     end = now.date()
     firsts = [day for day, _ in (*sent, *replies, *costs, *earned) if day is not None]
     if campaign.starts_on:

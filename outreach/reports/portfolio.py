@@ -27,8 +27,8 @@ def _trend(session: Session, campaign_id: int, now: datetime) -> list[int]:
     """Links first live per week over the last TREND_WEEKS weeks, oldest first."""
     end = now.date()
     start = end - timedelta(weeks=TREND_WEEKS - 1)
-    days = [(group.day, group.links) for group in live_links_by_week(session, campaign_id)]
-    return [count for _, count in weekly_totals(days, start, end, 0)]
+    weeks = [(group.week, group.links) for group in live_links_by_week(session, campaign_id)]
+    return [count for _, count in weekly_totals(weeks, start, end, 0)]
 
 
 def _campaign_row(campaign: Campaign, client: Client, core: CampaignCore, trend: list[int]) -> Any:
