@@ -19,7 +19,6 @@ from outreach.reports.figures import (
     rate,
     rel_mix,
     roi,
-    survival,
     to_cents,
     value_model_from_json,
     weekly_counts,
@@ -246,27 +245,6 @@ def test_rel_mix_counts_each_link_once():
 
 
 # --- time -----------------------------------------------------------------------------------
-
-
-def test_survival_counts_only_links_old_enough():
-    day = timedelta(days=1)
-    links = [
-        (NOW - 100 * day, None),  # survived
-        (NOW - 40 * day, NOW - 5 * day),  # lost after 35 days: survived 30
-        (NOW - 50 * day, NOW - 30 * day),  # lost after 20 days
-        (NOW - 30 * day, NOW),  # live exactly 30 days ago, lost exactly at day 30: did not
-        (NOW - 10 * day, None),  # too young to judge
-    ]
-    assert survival(links, NOW, 30) == 0.5
-    assert survival(links, NOW, 90) == 1.0
-    assert survival(links, NOW, 180) is None
-    assert survival([], NOW, 30) is None
-
-
-def test_survival_a_second_inside_the_limit():
-    live = NOW - timedelta(days=30)
-    assert survival([(live, live + timedelta(days=30, seconds=1))], NOW, 30) == 1.0
-    assert survival([(live + timedelta(seconds=1), None)], NOW, 30) is None
 
 
 def test_weekly_counts_zero_fill_iso_weeks():

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
@@ -255,6 +256,66 @@ def test_the_report_reads_the_rollups(
     assert report["value_total"] == 5 * 400
     assert report["survival"] == {"30d": 1.0, "90d": 1.0, "180d": None}
     assert "5 links come from one domain: one.example" in report["warnings"]
+
+
+def links_gone_live(
+    session: Session, campaign: Campaign, owner: User, lives: list[tuple[datetime, datetime | None]]
+) -> None:
+    """One placement per (first live, lost) pair; None: still live."""
+    prospect = add_prospect(session, campaign, ProspectInput(domain="two.example"), owner)
+    for n, (live, lost) in enumerate(lives):
+        placement = Placement(
+            prospect_id=prospect.id,
+            campaign_id=campaign.id,
+            page_url=f"https://two.example/{n}",
+            target="https://client.example/",
+        )
+        go_live(placement, live)
+        if lost is not None:
+            placement.status, placement.lost_at = PlacementStatus.LOST, lost
+        session.add(placement)
+    session.commit()
+
+
+def test_survival_counts_only_links_old_enough(
+    session: Session, campaign: Campaign, make_user: Callable[..., User]
+) -> None:
+    day = timedelta(days=1)
+    links_gone_live(
+        session,
+        campaign,
+        make_user(Role.BUILDER),
+        [
+            (NOW - 100 * day, None),  # survived
+            (NOW - 40 * day, NOW - 5 * day),  # lost after 35 days: survived 30
+            (NOW - 50 * day, NOW - 30 * day),  # lost after 20 days
+            (NOW - 30 * day, NOW),  # live exactly 30 days ago, lost exactly at day 30: did not
+            (NOW - 10 * day, None),  # too young to judge
+        ],
+    )
+    report = campaign_report(session, campaign, NOW)
+    assert report["survival"] == {"30d": 0.5, "90d": 1.0, "180d": None}
+
+
+@pytest.mark.parametrize(
+    ("live", "lost", "survived_30_days"),
+    [
+        (NOW - timedelta(days=30), NOW + timedelta(seconds=1), 1.0),
+        (NOW - timedelta(days=30), NOW, 0.0),
+        (NOW - timedelta(days=30) + timedelta(seconds=1), None, None),
+    ],
+    ids=["lost a second after day 30", "lost at day 30", "live a second short of 30 days"],
+)
+def test_survival_at_the_second(
+    session: Session,
+    campaign: Campaign,
+    make_user: Callable[..., User],
+    live: datetime,
+    lost: datetime | None,
+    survived_30_days: float | None,
+) -> None:
+    links_gone_live(session, campaign, make_user(Role.BUILDER), [(live, lost)])
+    assert campaign_report(session, campaign, NOW)["survival"]["30d"] == survived_30_days
 
 
 def test_rebuild_rollups_cli_repairs_lost_counts(

@@ -382,23 +382,11 @@ def rel_mix(rels: Iterable[str] | Mapping[str, int]) -> dict[str, int]:
 # --- Time -----------------------------------------------------------------------------------
 
 
-def survival(
-    links: Sequence[tuple[datetime, datetime | None]], now: datetime, days: int
-) -> float | None:
-    """Share of links still live `days` after going live, among links live at least that long.
-
-    Each link is (first_live_at, lost_at). Younger links are left out rather than counted as
-    survivors, which would flatter a young campaign. A link lost exactly `days` after going live
-    did not survive. None when no link is old enough.
-    """
-    window = timedelta(days=days)
-    old_enough = [(live, lost) for live, lost in links if live <= now - window]
-    died = sum(1 for live, lost in old_enough if lost is not None and lost <= live + window)
-    return survival_share(len(old_enough), died)
-
-
 def survival_share(old_enough: int, died: int) -> float | None:
-    """survival() from counts: of `old_enough` links, `died` were lost within the window."""
+    """Share of links still live N days after going live, among the `old_enough` ones live at
+    least that long, `died` of which were lost within those days (exactly on day N counts as
+    lost). Younger links are left out rather than counted as survivors, which would flatter a
+    young campaign. None when no link is old enough."""
     return rate(old_enough - died, old_enough)
 
 
