@@ -450,6 +450,23 @@ class TestPages:
         assert rows[0]["contact_email"] == "anna@alpha.example"
         assert rows[1]["tags"] == "diy, gardening"
 
+    def test_export_keeps_spreadsheets_from_running_text_as_formulas(
+        self, client, login, session, campaign
+    ):
+        add(
+            session,
+            campaign,
+            login(Role.BUILDER),
+            domain="formula.example",
+            notes='=HYPERLINK("https://evil.example","click")',
+            contact={"first_name": "@SUM(A1)", "email": "a@formula.example"},
+        )
+        body = client.get(f"/prospects/export.csv?campaign={campaign.id}").get_data(as_text=True)
+        [row] = csv.DictReader(io.StringIO(body.removeprefix("\ufeff")))
+        assert row["notes"] == '\'=HYPERLINK("https://evil.example","click")'
+        assert row["contact_name"].startswith("'@SUM(A1)")
+        assert row["domain_rating"] == ""
+
     def test_board_move_by_fetch_returns_new_counts(self, client, login, campaign, listed):
         login(Role.BUILDER)
         board = client.get(f"/campaigns/{campaign.id}/board").get_data(as_text=True)

@@ -38,8 +38,8 @@ from outreach.prospects.models import Stage
 from outreach.prospects.pipeline import MoveReason
 from outreach.prospects.schemas import ProspectInput
 from outreach.prospects.services import add_prospect, move_stage
-from outreach.reports.exports import safe_cell
 from outreach.reports.views import sort_campaigns
+from outreach.spreadsheets import safe_cell
 from tests.conftest import sign_in
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)

@@ -59,6 +59,7 @@ from outreach.links.services import (
 from outreach.mail.runner import mail_context
 from outreach.prospects.models import Domain, Prospect
 from outreach.prospects.views import placement_refused
+from outreach.spreadsheets import safe_cell
 from outreach.validation import MAX_INT
 from outreach.web import same_site_path
 
@@ -89,9 +90,6 @@ VERDICT_LABELS = {
     "not_html": "not an HTML page",
 }
 FLASH_CATEGORY = {Outcome.FOUND: "success", Outcome.FAILING: "danger", Outcome.UNKNOWN: "warning"}
-# Spreadsheet programs run a cell starting with one of these as a formula; anchors and
-# URLs come from other people's pages.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @bp.app_template_filter("verdict_label")
@@ -323,12 +321,6 @@ def _ledger_line(row: LedgerRow, today: date) -> list[object]:
     return [*line, seen, checked, row.survival_days(today)]
 
 
-def _safe_cell(value: object) -> object:
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 @bp.get("/campaigns/<int:campaign_id>/ledger.csv")
 def ledger_csv(campaign_id: int) -> Response:
     """The ledger for a spreadsheet: UTF-8 with a byte-order mark, so Excel reads accents."""
@@ -339,7 +331,7 @@ def ledger_csv(campaign_id: int) -> Response:
     writer = csv.writer(buffer)
     writer.writerow(_ledger_columns())
     for row in ledger_rows(db_session(), campaign.id):
-        writer.writerow([_safe_cell(value) for value in _ledger_line(row, today)])
+        writer.writerow([safe_cell(value) for value in _ledger_line(row, today)])
     return Response(
         buffer.getvalue(),
         mimetype="text/csv",

@@ -74,6 +74,7 @@ from outreach.prospects.services import (
     update_prospect,
 )
 from outreach.prospects.timeline import prospect_timeline
+from outreach.spreadsheets import safe_cell
 from outreach.web import same_site_path
 
 bp = Blueprint("prospects", __name__)
@@ -263,23 +264,22 @@ def export() -> Response:
             )
             for row in rows:
                 p = row.prospect
-                writer.writerow(
-                    [
-                        row.domain,
-                        p.page_url,
-                        p.stage.value,
-                        p.domain_rating,
-                        p.traffic,
-                        p.relevance,
-                        row.owner_name,
-                        row.contact_name,
-                        row.contact_email,
-                        ", ".join(row.tags),
-                        row.last_contacted_at.isoformat() if row.last_contacted_at else "",
-                        p.created_at.isoformat(),
-                        p.notes,
-                    ]
-                )
+                cells = [
+                    row.domain,
+                    p.page_url,
+                    p.stage.value,
+                    p.domain_rating,
+                    p.traffic,
+                    p.relevance,
+                    row.owner_name,
+                    row.contact_name,
+                    row.contact_email,
+                    ", ".join(row.tags),
+                    row.last_contacted_at.isoformat() if row.last_contacted_at else "",
+                    p.created_at.isoformat(),
+                    p.notes,
+                ]
+                writer.writerow([safe_cell(cell) for cell in cells])
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()

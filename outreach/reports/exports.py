@@ -10,9 +10,8 @@ import io
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-# Spreadsheet programs run a cell starting with one of these as a formula; campaign, client,
-# builder and template names are typed by people.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from outreach.spreadsheets import safe_cell
+
 HEADER = ("section", "figure", "value")
 HEADLINE = (
     "links_live",
@@ -42,14 +41,6 @@ BUILDER_FIGURES = ("prospects", "contacted", "replies", "links", "cost", "cost_p
 TEMPLATE_FIGURES = ("sent", "replies", "reply_rate")
 
 Row = tuple[str, str, Any]
-
-
-def safe_cell(value: object) -> object:
-    """A text cell a spreadsheet would run as a formula gets a leading apostrophe; numbers
-    (a negative ROI included) are written as they are."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _mapping(section: str, figures: Mapping[str, Any] | None) -> Iterator[Row]:
