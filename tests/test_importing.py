@@ -11,6 +11,9 @@ from itertools import islice
 from pathlib import Path
 
 import pytest
+from email_validator import EmailNotValidError, validate_email
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from outreach.prospects.importing import (
     COLUMN_NAMES,
@@ -677,6 +680,63 @@ def test_emails(cell: str, expected: str | None) -> None:
 def test_bad_emails(cell: str) -> None:
     message = error_message(sheet("Email", cell))
     assert message.startswith(f"Email: {cell!r} is not a valid email address")
+
+
+def email_verdict(cell: str) -> str:
+    """What the user sees for an Email cell: the address stored, or the reason it is refused."""
+    item = only(parse(sheet("Email", cell))[1])
+    return item.email if isinstance(item, ParsedRow) else item.message
+
+
+def library_verdict(cell: str) -> str:
+    try:
+        return validate_email(cell, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        return f"Email: {cell!r} is not a valid email address ({exc})"
+
+
+# Pieces that land near every rule the importer's shortcut for plain addresses relies on: dots,
+# hyphens and "--", long labels and local parts, digit TLDs, special-use names, non-ASCII.
+LOCAL_PIECES = st.sampled_from(["a", "Zed", "0", "_", "%", "+", "-", ".", "'", "é", "l" * 64])
+DOMAIN_PIECES = st.sampled_from(
+    ["a", "B", "9", "-", "--", ".", "xn--", "x" * 63, "ü", "com", "test", "local", "onion", "arpa"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    local=st.lists(LOCAL_PIECES, min_size=1, max_size=5).map("".join),
+    domain=st.lists(DOMAIN_PIECES, min_size=1, max_size=6).map("".join),
+    top=st.sampled_from(["example", "co.uk", "c0m", "co1", "io", "x" * 64, "test", "ü"]),
+)
+def test_emails_are_accepted_and_refused_as_email_validator_decides(
+    local: str, domain: str, top: str
+) -> None:
+    cell = f"{local}@{domain}.{top}"
+    assert email_verdict(cell) == library_verdict(cell)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "Anna.B+seo@Mail.Example.COM",
+        "a@b.test",
+        "a@sub.onion",
+        "a@xn--bcher-kva.de",
+        "a@ab--cd.com",
+        "a@x.c0m",
+        "a@x.co1",
+        "a@-x.example",
+        f"{'l' * 65}@x.example",
+        f"a@{'y' * 64}.example",
+        f"a@{'y.' * 130}example",
+        f"{'l' * 64}@{'y' * 60}.{'z' * 60}.{'w' * 60}.example",
+        "jöhn@bücher.de",
+        "info@X.COM",
+    ],
+)
+def test_email_edge_cases_match_email_validator(cell: str) -> None:
+    assert email_verdict(cell) == library_verdict(cell)
 
 
 def test_tags_are_split_lowercased_and_deduplicated() -> None:

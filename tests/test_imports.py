@@ -20,6 +20,9 @@ from outreach.prospects.models import (
     Prospect,
     ProspectImport,
     ProspectTag,
+    Stage,
+    StageChange,
+    Tag,
 )
 from tests.conftest import csrf_token
 
@@ -125,6 +128,63 @@ def test_duplicates_across_batches_are_caught(session, campaign):
     assert summary.errors[0].row == BATCH_SIZE + 7
     assert batches[0] == BATCH_SIZE
     assert session.exec(select(func.count()).select_from(Prospect)).one() == BATCH_SIZE + 5
+
+
+def test_text_of_every_kind_is_stored_as_written(session, campaign):
+    """Rows go to the database as one JSON document: quotes, backslashes, line breaks, emoji and
+    accented text must come back exactly, numbers as numbers, empty cells as NULL."""
+    notes = 'Line one\nline "two" \\ back\tslash 😀 \u2028 end'
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(
+        [
+            ["Website", "Contact", "Role", "Email", "DR", "Traffic", "Tags", "Notes", "Topic"],
+            ["https://www.Bücher.de/x", "  Émile  Zola ", "Rédactrice", "Émile@Bücher.de", "54",
+             "1 240", "SEO|Ünï", notes, "Balkon 🌱 \"plants\""],
+            ["plain.example", "", "", "", "", "", "", "", ""],
+        ]
+    )  # fmt: skip
+    stream = io.BytesIO(out.getvalue().encode())
+    layout = sniff_layout(stream)
+    mapping = suggest_mapping(layout) | {"custom.topic": "Topic"}
+    owner_id = campaign.owner_id
+    summary = import_rows(session, campaign.id, owner_id, read_rows(stream, layout, mapping))
+    assert (summary.imported, summary.errors) == (2, [])
+
+    books, plain = prospect_of(session, "bücher.de"), prospect_of(session, "plain.example")
+    assert books.id < plain.id  # in file order
+    assert (books.page_url, books.notes, books.custom_fields) == (
+        "",
+        notes,
+        {"topic": 'Balkon 🌱 "plants"'},
+    )
+    assert (books.domain_rating, books.traffic, books.relevance) == (54, 1240, None)
+    assert (books.stage, books.owner_id, books.live_links) == (Stage.PROSPECT, owner_id, 0)
+    words = f"bücher.de Émile  Zola émile@bücher.de {notes}".lower().split()
+    assert books.search_text == " ".join(words)
+    contact = session.get(Contact, books.primary_contact_id)
+    assert (contact.first_name, contact.last_name, contact.role, contact.email) == (
+        "Émile",
+        "Zola",
+        "Rédactrice",
+        "émile@bücher.de",
+    )
+    tags = session.exec(
+        select(Tag.name).join(ProspectTag).where(ProspectTag.prospect_id == books.id)
+    ).all()
+    assert sorted(tags) == ["seo", "ünï"]
+    change = session.exec(select(StageChange).where(StageChange.prospect_id == books.id)).one()
+    assert (change.from_stage, change.to_stage, change.changed_by_id, change.reason) == (
+        None,
+        Stage.PROSPECT,
+        owner_id,
+        "import",
+    )
+    assert (plain.primary_contact_id, plain.notes, plain.custom_fields, plain.traffic) == (
+        None,
+        "",
+        {},
+        None,
+    )
 
 
 def test_browser_flow_upload_map_import_and_download_rejects(client, session, login, campaign):

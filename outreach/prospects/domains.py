@@ -43,12 +43,15 @@ def hostname(value: str) -> str:
     host = unicodedata.normalize("NFC", host.rstrip(".").lower())
     if not host:
         raise InvalidDomainError(f"{value.strip()!r} has no host name")
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
-        raise InvalidDomainError(f"{host} is an IP address, not a site's domain")
+    # Only a host ending in a digit (IPv4) or holding a colon (IPv6) can be an IP address;
+    # trying to parse every other one as such cost as much as the rest of this function.
+    if host[-1].isdigit() or ":" in host:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            pass
+        else:
+            raise InvalidDomainError(f"{host} is an IP address, not a site's domain")
     if _PLAIN_HOST.fullmatch(host) and "xn--" not in host:
         return host
     try:

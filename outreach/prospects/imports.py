@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Session, select
 
 from outreach.activity.services import record_activity
@@ -37,7 +39,10 @@ from outreach.prospects.models import (
 from outreach.prospects.pipeline import MoveReason
 from outreach.prospects.services import search_text
 
-BATCH_SIZE = 1000
+# Rows per transaction. Each commit of SQLite's write-ahead log writes back every index page the
+# batch touched, and at 100k prospects a batch touches most of them: 2,500 rows cost a seventh
+# less time than 1,000 for ~7 MB more memory, and still hold the write lock only ~0.2 s.
+BATCH_SIZE = 2500
 # An import adding this many prospects refreshes the planner's statistics at its end.
 REFRESH_STATISTICS_AFTER = 5000
 
@@ -175,57 +180,61 @@ def _flush(
     now = utcnow()
     new_names = [row.domain for row in accepted if row.domain not in known]
     if new_names:
-        inserted = session.execute(
-            sa.insert(Domain.__table__).returning(Domain.id, Domain.name),
-            [
-                {
-                    "name": name,
-                    "do_not_contact": False,
-                    "do_not_contact_reason": "",
-                    "notes": "",
-                    "created_at": now,
-                }
-                for name in new_names
-            ],
+        inserted = _insert_from_json(
+            session,
+            Domain.__table__,
+            ("name",),
+            [(name,) for name in new_names],
+            {"do_not_contact": False, "do_not_contact_reason": "", "notes": "", "created_at": now},
+            returning=("id", "name"),
         )
         known.update({name: (domain_id, False) for domain_id, name in inserted})
 
-    contact_ids = _contacts(session, accepted, known, now)
+    contact_ids = _contacts(session, accepted, known, set(new_names), now)
     if accepted:
         # Rows come back in any order; (campaign, domain) is unique, so map by domain.
         prospect_of_domain = {
             domain_id: prospect_id
-            for prospect_id, domain_id in session.execute(
-                sa.insert(Prospect.__table__).returning(Prospect.id, Prospect.domain_id),
-                [
-                    _prospect_values(row, campaign_id, owner_id, known, contact_ids, now)
-                    for row in accepted
-                ],
+            for prospect_id, domain_id in _insert_from_json(
+                session,
+                Prospect.__table__,
+                PROSPECT_COLUMNS,
+                [_prospect_values(row, known, contact_ids) for row in accepted],
+                {
+                    "campaign_id": campaign_id,
+                    "stage": Stage.PROSPECT,
+                    "stage_changed_at": now,
+                    "owner_id": owner_id,
+                    "asset_id": None,
+                    "timezone": "",
+                    "created_at": now,
+                    "updated_at": now,
+                },
+                returning=("id", "domain_id"),
             )
         }
         prospect_ids = [prospect_of_domain[known[row.domain][0]] for row in accepted]
-        session.execute(
-            sa.insert(StageChange.__table__),
-            [
-                {
-                    "prospect_id": prospect_id,
-                    "from_stage": None,
-                    "to_stage": Stage.PROSPECT,
-                    "changed_at": now,
-                    "changed_by_id": owner_id,
-                    "reason": MoveReason.IMPORT.value,
-                }
-                for prospect_id in prospect_ids
-            ],
+        _insert_from_json(
+            session,
+            StageChange.__table__,
+            ("prospect_id",),
+            [(prospect_id,) for prospect_id in prospect_ids],
+            {
+                "from_stage": None,
+                "to_stage": Stage.PROSPECT,
+                "changed_at": now,
+                "changed_by_id": owner_id,
+                "reason": MoveReason.IMPORT.value,
+            },
         )
         _tags(session, zip(prospect_ids, accepted, strict=True))
     if import_id is not None and errors:
-        session.execute(
-            sa.insert(ImportRejection.__table__),
-            [
-                {"import_id": import_id, "row": e.row, "message": e.message, "raw": list(e.raw)}
-                for e in errors
-            ],
+        _insert_from_json(
+            session,
+            ImportRejection.__table__,
+            ("row", "message", "raw"),
+            [(error.row, error.message, list(error.raw)) for error in errors],
+            {"import_id": import_id},
         )
     session.commit()
     summary.imported += len(accepted)
@@ -242,19 +251,28 @@ def _contacts(
     session: Session,
     rows: list[ParsedRow],
     known: dict[str, tuple[int, bool]],
+    new_domains: set[str],
     now: Any,
 ) -> dict[int, int]:
-    """Contact id for each row (by row number) that names someone; existing emails are reused."""
+    """Contact id for each row (by row number) that names someone; existing emails are reused.
+
+    Only a domain that was there before this batch can have contacts to reuse."""
     people = [row for row in rows if row.email or row.contact_name or row.profile_url]
     if not people:
         return {}
-    emails = {row.email for row in people if row.email}
-    existing = {
-        (domain_id, email): contact_id
-        for contact_id, domain_id, email in session.exec(
-            select(Contact.id, Contact.domain_id, Contact.email).where(Contact.email.in_(emails))
-        )
-    }
+    emails = {row.email for row in people if row.email and row.domain not in new_domains}
+    existing = (
+        {
+            (domain_id, email): contact_id
+            for contact_id, domain_id, email in session.exec(
+                select(Contact.id, Contact.domain_id, Contact.email).where(
+                    Contact.email.in_(emails)
+                )
+            )
+        }
+        if emails
+        else {}
+    )
     ids: dict[int, int] = {}
     new_rows: list[ParsedRow] = []
     for row in people:
@@ -267,22 +285,22 @@ def _contacts(
         # A batch holds each domain once, so the new contact of a domain is unambiguous.
         contact_of_domain = {
             domain_id: contact_id
-            for contact_id, domain_id in session.execute(
-                sa.insert(Contact.__table__).returning(Contact.id, Contact.domain_id),
+            for contact_id, domain_id in _insert_from_json(
+                session,
+                Contact.__table__,
+                ("domain_id", "first_name", "last_name", "role", "email", "profile_url"),
                 [
-                    {
-                        "domain_id": known[row.domain][0],
-                        "first_name": _split_name(row.contact_name)[0],
-                        "last_name": _split_name(row.contact_name)[1],
-                        "role": row.contact_role[:200],
-                        "email": row.email,
-                        "email_status": EmailStatus.UNKNOWN,
-                        "profile_url": row.profile_url,
-                        "timezone": "",
-                        "created_at": now,
-                    }
+                    (
+                        known[row.domain][0],
+                        *_split_name(row.contact_name),
+                        row.contact_role[:200],
+                        row.email,
+                        row.profile_url,
+                    )
                     for row in new_rows
                 ],
+                {"email_status": EmailStatus.UNKNOWN, "timezone": "", "created_at": now},
+                returning=("id", "domain_id"),
             )
         }
         for row in new_rows:
@@ -290,34 +308,36 @@ def _contacts(
     return ids
 
 
+# What differs from one imported prospect to the next, in `_prospect_values` order.
+PROSPECT_COLUMNS = (
+    "domain_id",
+    "page_url",
+    "primary_contact_id",
+    "domain_rating",
+    "traffic",
+    "relevance",
+    "notes",
+    "custom_fields",
+    "search_text",
+)
+
+
 def _prospect_values(
-    row: ParsedRow,
-    campaign_id: int,
-    owner_id: int | None,
-    known: dict[str, tuple[int, bool]],
-    contact_ids: dict[int, int],
-    now: Any,
-) -> dict[str, Any]:
-    people = [f"{row.contact_name} {row.email or ''}"] if row.row in contact_ids else []
-    return {
-        "campaign_id": campaign_id,
-        "domain_id": known[row.domain][0],
-        "page_url": row.page_url,
-        "stage": Stage.PROSPECT,
-        "stage_changed_at": now,
-        "owner_id": owner_id,
-        "asset_id": None,
-        "primary_contact_id": contact_ids.get(row.row),
-        "domain_rating": row.domain_rating,
-        "traffic": row.traffic,
-        "relevance": row.relevance,
-        "timezone": "",
-        "notes": row.notes,
-        "custom_fields": row.custom_fields,
-        "search_text": search_text(row.domain, people, row.notes),
-        "created_at": now,
-        "updated_at": now,
-    }
+    row: ParsedRow, known: dict[str, tuple[int, bool]], contact_ids: dict[int, int]
+) -> tuple[Any, ...]:
+    contact_id = contact_ids.get(row.row)
+    people = [f"{row.contact_name} {row.email or ''}"] if contact_id is not None else []
+    return (
+        known[row.domain][0],
+        row.page_url,
+        contact_id,
+        row.domain_rating,
+        row.traffic,
+        row.relevance,
+        row.notes,
+        row.custom_fields,
+        search_text(row.domain, people, row.notes),
+    )
 
 
 def _tags(session: Session, pairs: Iterable[tuple[int, ParsedRow]]) -> None:
@@ -333,10 +353,95 @@ def _tags(session: Session, pairs: Iterable[tuple[int, ParsedRow]]) -> None:
             [{"name": name} for name in missing],
         ):
             ids[name] = tag_id
-    session.execute(
-        sa.insert(ProspectTag.__table__),
-        [{"prospect_id": prospect_id, "tag_id": ids[tag]} for prospect_id, tag in set(wanted)],
+    _insert_from_json(
+        session,
+        ProspectTag.__table__,
+        ("prospect_id", "tag_id"),
+        [(prospect_id, ids[tag]) for prospect_id, tag in dict.fromkeys(wanted)],
     )
+
+
+def _insert_from_json(
+    session: Session,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    same_for_all: dict[str, Any] | None = None,
+    returning: Sequence[str] = (),
+) -> list[sa.Row[Any]]:
+    """Insert many rows sent as one JSON document that the database takes apart, in order.
+
+    A multi-row VALUES has a parameter per value and executemany a statement per row: either
+    way SQLAlchemy and the driver handle every value in Python (and psycopg parses the whole
+    statement text again), which cost more than the database's own work. `rows` hold
+    JSON-native values (numbers, text, None, dicts for JSON columns) in `columns` order;
+    `same_for_all` values are bound once each, with their column's type.
+    """
+    dialect = session.get_bind().dialect
+    postgresql = dialect.name == "postgresql"
+    if not postgresql:
+        # SQLite keeps a JSON value as the text its column type writes; json_extract passes
+        # that text on as it is.
+        for index, name in enumerate(columns):
+            write = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if isinstance(table.c[name].type, sa.JSON) and write is not None:
+                rows = [(*row[:index], write(row[index]), *row[index + 1 :]) for row in rows]
+    document = sa.bindparam(
+        "rows", json.dumps(rows, ensure_ascii=False, separators=(",", ":")), type_=sa.Text
+    )
+    if postgresql:
+        elements = (
+            # jsonb: parsed once, then each value is a lookup (json would rescan per value).
+            sa.func.jsonb_array_elements(sa.cast(document, JSONB))
+            .table_valued("value", with_ordinality="position")
+            .render_derived()
+        )
+        values = [
+            _postgresql_element(elements.c.value, index, table.c[name].type)
+            for index, name in enumerate(columns)
+        ]
+        order = elements.c.position
+    else:
+        elements = sa.func.json_each(document).table_valued("value", "key")
+        values = [
+            sa.func.json_extract(elements.c.value, sa.literal_column(f"'$[{index}]'"))
+            for index in range(len(columns))
+        ]
+        order = elements.c.key
+    constants = [
+        _constant(value, table.c[name].type, postgresql)
+        for name, value in (same_for_all or {}).items()
+    ]
+    statement = sa.insert(table).from_select(
+        [*columns, *(same_for_all or {})],
+        sa.select(*values, *constants).select_from(elements).order_by(order),
+    )
+    if returning:
+        return session.execute(statement.returning(*(table.c[name] for name in returning))).all()
+    session.execute(statement)
+    return []
+
+
+def _postgresql_element(row: Any, index: int, column_type: sa.types.TypeEngine[Any]) -> Any:
+    """Value `index` of a JSON array `row` as the column takes it. Text goes in as TEXT, so
+    that a value too long for its column is refused as it would be from a parameter, not cut
+    short by a cast."""
+    if isinstance(column_type, sa.JSON):
+        return sa.cast(row.op("->")(sa.literal_column(str(index))), column_type)
+    return sa.cast(row.op("->>")(sa.literal_column(str(index))), _unbounded(column_type))
+
+
+def _constant(value: Any, column_type: sa.types.TypeEngine[Any], postgresql: bool) -> Any:
+    """A value bound once for every row. PostgreSQL needs its type spelled out: a bare NULL in
+    a select list is text."""
+    bound = sa.bindparam(None, value, type_=column_type)
+    return sa.cast(bound, _unbounded(column_type)) if postgresql else bound
+
+
+def _unbounded(column_type: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]:
+    """TEXT for a column of text of some length, else the column's own type."""
+    stored = column_type.impl_instance if isinstance(column_type, sa.TypeDecorator) else column_type
+    return sa.Text() if isinstance(stored, sa.String) else column_type
 
 
 def run_import_job(engine: sa.Engine, import_id: int) -> None:
