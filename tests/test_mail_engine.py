@@ -6,6 +6,7 @@ from __future__ import annotations
 import imaplib
 import json
 import re
+import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,9 +37,11 @@ from outreach.mail.runner import mail_context, run_due
 from outreach.mail.schemas import MailboxInput, SequenceInput, StepInput, TemplateInput
 from outreach.mail.sequences import create_sequence, enrol
 from outreach.mail.services import create_template
+from outreach.mail.stopping import StopReason, stop_enrolments_for_prospects
 from outreach.prospects.models import Contact, EmailStatus, Prospect, Stage
+from outreach.prospects.pipeline import MoveReason
 from outreach.prospects.schemas import ContactInput, ProspectInput
-from outreach.prospects.services import add_prospect
+from outreach.prospects.services import add_prospect, move_stage
 from outreach.reports.campaign_report import campaign_report
 from tests.mailservers import ImapServer, SmtpSink
 
@@ -253,12 +256,45 @@ def test_three_steps_go_out_at_local_times_threaded(world: World) -> None:
 def test_every_email_carries_one_click_unsubscribe(world: World) -> None:
     enrol_world(world)
     world.run(at_utc(23, 14))
-    email = world.sink.wait_for(1)[0].message
+    received = world.sink.wait_for(1)[0]
+    email = received.message
     assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     links = re.findall(r"<([^>]+)>", email["List-Unsubscribe"])
     assert links[0].startswith("http://127.0.0.1:5000/unsubscribe/")
     assert links[1].startswith("mailto:maria@client.example?subject=unsubscribe%20")
     assert "Opt out of further emails: " + links[0] in email.get_content()
+    # On the wire as they are, not as RFC 2047 encoded words, which no mail client reads as links.
+    [header] = [line for line in received.raw.splitlines() if line.startswith(b"List-Unsubscribe:")]
+    assert header == f"List-Unsubscribe: <{links[0]}>, <{links[1]}>".encode()
+
+
+def test_a_reply_recorded_while_the_email_is_on_the_wire_wins(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inbox of another process records a reply during the SMTP conversation: the email
+    counts as sent, but the prospect stays at replied and the sequence stays stopped."""
+    enrol_world(world)
+    engine = world.app.extensions["outreach"].engine
+    send_message = smtplib.SMTP.send_message
+
+    def send_then_reply_arrives(smtp: smtplib.SMTP, *args: Any, **kwargs: Any) -> Any:
+        answer = send_message(smtp, *args, **kwargs)
+        with Session(engine) as other:
+            stop_enrolments_for_prospects(other, [world.prospect.id], StopReason.REPLIED)
+            prospect = other.get(Prospect, world.prospect.id)
+            move_stage(other, prospect, MoveReason.REPLY_RECEIVED, at=at_utc(23, 14))
+            other.commit()
+        return answer
+
+    monkeypatch.setattr(smtplib.SMTP, "send_message", send_then_reply_arrives)
+    assert world.run(at_utc(23, 14))["sent"] == 1
+    sent = world.session.exec(select(Message).where(Message.prospect_id == world.prospect.id))
+    assert [message.status for message in sent] == [MessageStatus.SENT]
+    enrolment = world.enrolment()
+    assert (enrolment.status, enrolment.stop_reason) == (EnrolmentStatus.STOPPED, "replied")
+    assert enrolment.next_due_at is None
+    assert world.session.get(Prospect, world.prospect.id).stage is Stage.REPLIED
+    assert world.run(at_utc(26, 14, 1))["sent"] == 0
 
 
 def test_a_reply_in_the_mailbox_stops_the_sequence(world: World) -> None:
@@ -520,9 +556,6 @@ def test_an_email_held_past_its_window_waits_for_the_next_one(
 
 
 def test_a_manual_move_past_contacted_stops_the_sequence(world: World) -> None:
-    from outreach.prospects.pipeline import MoveReason
-    from outreach.prospects.services import move_stage
-
     enrol_world(world)
     world.run(at_utc(23, 14))
     prospect = world.session.get(Prospect, world.prospect.id)

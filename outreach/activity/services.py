@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -42,23 +42,25 @@ def record_activity(
 
 @dataclass(frozen=True)
 class SystemEntry:
-    """An entry for something the system did on its own (no actor, no data)."""
+    """An entry for something the system did on its own (no actor)."""
 
     kind: str
     summary: str
     campaign_id: int | None
     prospect_id: int | None
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 def record_system_activities(
     session: Session, entries: Sequence[SystemEntry], at: datetime
 ) -> None:
-    """Many entries in one statement, for batches (the link checker's): building an ORM object
-    for each costs more than the check behind it. The caller commits."""
+    """Many entries in one statement, for batches (the link checker's) and for each email the
+    dispatcher sends: building an ORM object for each, or going through the ORM's bulk insert,
+    costs more than the work behind it. The caller commits."""
     if not entries:
         return
     session.execute(
-        sa.insert(Activity),
+        sa.insert(Activity.__table__),
         [
             {
                 "at": at,
@@ -67,7 +69,7 @@ def record_system_activities(
                 "actor_id": None,
                 "campaign_id": entry.campaign_id,
                 "prospect_id": entry.prospect_id,
-                "data": {},
+                "data": entry.data,
             }
             for entry in entries
         ],

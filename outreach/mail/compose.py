@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from email.headerregistry import Address
+from email import policy as email_policy
+from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from urllib.parse import quote
@@ -13,6 +15,46 @@ from urllib.parse import quote
 from outreach.mail.inbound import UNSUBSCRIBE_SUBJECT
 
 _REPLY_PREFIX = re.compile(r"^\s*re\s*:", re.IGNORECASE)
+
+
+class _ListUnsubscribeHeader(UnstructuredHeader):
+    """Its URLs must reach mail clients as they are. The default folding turns any word longer
+    than a 78-character line (every unsubscribe URL) into RFC 2047 encoded words, which no
+    client reads as a link, and costs more than the rest of the email. Lines may run to 998."""
+
+    def fold(self, *, policy: email_policy.Policy) -> str:
+        if not str(self).isascii():
+            return super().fold(policy=policy)
+        return f"{self.name}: {self}{policy.linesep}"
+
+
+class _KeptHeaderClasses(HeaderRegistry):
+    """The standard registry builds a new class with type() for every header set or read, the
+    costliest step of building an email; the classes never change, so each is built once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._built: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        if key not in self._built:
+            self._built[key] = super().__getitem__(key)
+        return self._built[key]
+
+
+_HEADERS = _KeptHeaderClasses()
+_HEADERS.map_to_type("list-unsubscribe", _ListUnsubscribeHeader)
+_POLICY = email_policy.default.clone(header_factory=_HEADERS)
+
+
+@functools.lru_cache(maxsize=256)
+def _from_header(from_name: str, from_address: str) -> BaseHeader:
+    """Parsed once per sender: a dispatcher pass sends every email of a mailbox from it."""
+    local, _, domain = from_address.rpartition("@")
+    return _POLICY.header_factory(
+        "From", Address(display_name=from_name, username=local, domain=domain)
+    )
 
 
 def new_message_id(from_address: str) -> str:
@@ -61,9 +103,8 @@ def build_email(
 ) -> EmailMessage:
     """The MIME message; without an unsubscribe URL (a test email) no List-Unsubscribe.
     The email package refuses CR/LF inside any header value."""
-    message = EmailMessage()
-    local, _, domain = from_address.rpartition("@")
-    message["From"] = Address(display_name=from_name, username=local, domain=domain)
+    message = EmailMessage(policy=_POLICY)
+    message["From"] = _from_header(from_name, from_address)
     message["To"] = to_address
     message["Subject"] = subject
     message["Date"] = format_datetime(date)

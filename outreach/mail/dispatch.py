@@ -14,12 +14,14 @@ import smtplib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
-from outreach.activity.services import record_activity
+from outreach.activity.services import SystemEntry, record_system_activities
 from outreach.campaigns.models import Campaign
 from outreach.db import claim_rows
 from outreach.mail.compose import (
@@ -55,9 +57,9 @@ from outreach.mail.templating import TemplateError, render_email
 from outreach.mail.transport import MailTransportError, close_quietly, open_smtp, smtp_refusal
 from outreach.mail.unsubscribe import suppress, unsubscribe_token, unsubscribe_url
 from outreach.ops.logs import fields
-from outreach.prospects.models import Contact, Domain, EmailStatus, Prospect
+from outreach.prospects.models import Contact, Domain, EmailStatus, Prospect, Stage
 from outreach.prospects.pipeline import MoveReason
-from outreach.prospects.services import move_stage
+from outreach.prospects.services import move_stages
 
 log = logging.getLogger("outreach.mail")
 
@@ -276,15 +278,20 @@ def _send_from_mailbox(
         now,
         ctx.lease,
     )
+    steps_after: dict[int, NextStep | None] = {}
     smtp: smtplib.SMTP | None = None
     unreachable = ""
     try:
         for message_id in claimed:
-            message = session.get(Message, message_id)
+            loaded = _load_claimed(session, message_id)
+            if loaded is None:
+                # Deleted with its prospect since the claim: nothing to send or record.
+                continue
+            message, recipient = loaded
             if message.status is not MessageStatus.SENDING or message.claimed_by != ctx.worker:
                 # Its lease ran out before its turn and another dispatcher took it over.
                 continue
-            if not _ready_to_send(session, message, mailbox, now, counts):
+            if not _ready_to_send(session, message, recipient, mailbox, now, counts):
                 session.commit()
                 continue
             if smtp is None and not unreachable:
@@ -295,7 +302,9 @@ def _send_from_mailbox(
                     _note_mailbox_error(mailbox, unreachable, now)
             if smtp is None:
                 _retry(session, message, unreachable, now, counts)
-            elif not _deliver(session, ctx, smtp, mailbox, message, now, counts):
+            elif not _deliver(
+                session, ctx, smtp, mailbox, message, recipient, now, counts, steps_after
+            ):
                 close_quietly(smtp)
                 smtp = None
             session.commit()
@@ -305,52 +314,138 @@ def _send_from_mailbox(
     return counts
 
 
+@dataclass(frozen=True)
+class Recipient:
+    """Where an outreach email goes, as the database has it just before the email is sent."""
+
+    found: bool
+    stage: Stage | None
+    do_not_contact: bool
+    email_status: EmailStatus | None
+    contact_zone: str
+    prospect_zone: str
+    campaign_zone: str
+    enrolment_status: EnrolmentStatus | None
+    stop_reason: str | None
+
+
+# The statements every email runs, built once: building one costs more than running it.
+_CLAIMED_WITH_RECIPIENT = (
+    select(
+        Message,
+        Prospect.id,
+        Contact.id,
+        Prospect.stage,
+        Domain.do_not_contact,
+        Contact.email_status,
+        Contact.timezone,
+        Prospect.timezone,
+        Campaign.timezone,
+        Enrolment.status,
+        Enrolment.stop_reason,
+    )
+    .outerjoin(Prospect, col(Prospect.id) == Message.prospect_id)
+    .outerjoin(Domain, col(Domain.id) == Prospect.domain_id)
+    .outerjoin(Campaign, col(Campaign.id) == Prospect.campaign_id)
+    .outerjoin(Contact, col(Contact.id) == Message.contact_id)
+    .outerjoin(Enrolment, col(Enrolment.id) == Message.enrolment_id)
+    .where(Message.id == sa.bindparam("message_row_id"))
+    .execution_options(populate_existing=True)
+)
+# Updates of the table itself, not of the mapped class: nothing loaded needs to follow them,
+# and the ORM's path for an update costs several times the update.
+_MESSAGES: sa.Table = Message.__table__
+_ENROLMENTS: sa.Table = Enrolment.__table__
+_MARK_SENT = (
+    sa.update(_MESSAGES)
+    .where(
+        _MESSAGES.c.id == sa.bindparam("message_row_id"),
+        _MESSAGES.c.status == MessageStatus.SENDING,
+        _MESSAGES.c.claimed_by == sa.bindparam("worker"),
+    )
+    .values(status=MessageStatus.SENT, sent_at=sa.bindparam("at"), error="")
+)
+_PROSPECT_WITH_DOMAIN = (
+    select(Prospect, Domain)
+    .join(Domain, col(Domain.id) == Prospect.domain_id)
+    .where(Prospect.id == sa.bindparam("prospect_row_id"))
+    .execution_options(populate_existing=True)
+)
+_ACTIVE_ENROLMENT = sa.and_(
+    _ENROLMENTS.c.id == sa.bindparam("enrolment_row_id"),
+    _ENROLMENTS.c.status == EnrolmentStatus.ACTIVE,
+)
+_COMPLETE_ENROLMENT = (
+    sa.update(_ENROLMENTS)
+    .where(_ACTIVE_ENROLMENT)
+    .values(status=EnrolmentStatus.COMPLETED, next_due_at=None)
+)
+_DUE_NEXT_STEP = (
+    sa.update(_ENROLMENTS)
+    .where(_ACTIVE_ENROLMENT)
+    .values(next_position=sa.bindparam("position"), next_due_at=sa.bindparam("due_at"))
+)
+
+
+def _load_claimed(session: Session, message_id: int) -> tuple[Message, Recipient | None] | None:
+    """The claimed email and its recipient's state in one query, both read fresh: another
+    process may have changed any of it since the claim. No recipient for a notice to a user of
+    the app (no prospect)."""
+    row = session.exec(_CLAIMED_WITH_RECIPIENT, params={"message_row_id": message_id}).first()
+    if row is None:
+        return None
+    message, prospect_id, contact_id, *state = row
+    if message.prospect_id is None:
+        return message, None
+    stage, dnc, email_status, contact_zone, prospect_zone, campaign_zone, status, why = state
+    return message, Recipient(
+        found=prospect_id is not None and contact_id is not None,
+        stage=stage,
+        do_not_contact=bool(dnc),
+        email_status=email_status,
+        contact_zone=contact_zone or "",
+        prospect_zone=prospect_zone or "",
+        campaign_zone=campaign_zone or "",
+        enrolment_status=status,
+        stop_reason=why,
+    )
+
+
 def _ready_to_send(
-    session: Session, message: Message, mailbox: Mailbox, now: datetime, counts: Counter[str]
+    session: Session,
+    message: Message,
+    recipient: Recipient | None,
+    mailbox: Mailbox,
+    now: datetime,
+    counts: Counter[str],
 ) -> bool:
     """Check again, just before sending: the sequence may have stopped, the address may have
     opted out, or the recipient's sending window may have closed since the email was queued.
-    One query reads all of it fresh: another process may have changed any of it. A notice to
-    a user of the app (no prospect) is sent as it is."""
-    if message.prospect_id is None:
+    A notice to a user of the app (no recipient) is sent as it is."""
+    if recipient is None:
         return True
-    state = session.exec(
-        select(
-            Prospect.stage,
-            Domain.do_not_contact,
-            Contact.email_status,
-            Contact.timezone,
-            Prospect.timezone,
-            Campaign.timezone,
-            Enrolment.status,
-            Enrolment.stop_reason,
-        )
-        .join(Domain, col(Domain.id) == Prospect.domain_id)
-        .join(Campaign, col(Campaign.id) == Prospect.campaign_id)
-        .join(Contact, col(Contact.id) == message.contact_id)
-        .outerjoin(Enrolment, col(Enrolment.id) == message.enrolment_id)
-        .where(Prospect.id == message.prospect_id)
-    ).first()
-    if state is None:
+    if not recipient.found:
         _cancel(message, "the prospect or contact was deleted", counts)
         return False
-    stage, dnc, email_status, contact_zone, prospect_zone, campaign_zone, status, why = state
+    status = recipient.enrolment_status
     if status is not None and status is not EnrolmentStatus.ACTIVE:
-        _cancel(message, f"sequence stopped: {why}", counts)
+        _cancel(message, f"sequence stopped: {recipient.stop_reason}", counts)
         return False
     stop = stop_reason_for(
-        stage=stage if message.enrolment_id is not None else None,
-        do_not_contact=dnc,
+        stage=recipient.stage if message.enrolment_id is not None else None,
+        do_not_contact=recipient.do_not_contact,
         suppressed=suppression_hit(session, message.to_address),
         email=message.to_address,
-        email_status=email_status,
+        email_status=recipient.email_status,
     )
     if stop is not None:
         if message.enrolment_id is not None:
             stop_enrolments(session, Enrolment.id == message.enrolment_id, stop)
         _cancel(message, f"not sent: {stop.value}", counts)
         return False
-    window = window_for(mailbox, contact_zone, prospect_zone, campaign_zone)
+    window = window_for(
+        mailbox, recipient.contact_zone, recipient.prospect_zone, recipient.campaign_zone
+    )
     opens = next_in_window(now, window)
     if opens != now:
         message.status = MessageStatus.QUEUED
@@ -430,10 +525,12 @@ def _deliver(
     smtp: smtplib.SMTP,
     mailbox: Mailbox,
     message: Message,
+    recipient: Recipient | None,
     now: datetime,
     counts: Counter[str],
+    steps_after: dict[int, NextStep | None],
 ) -> bool:
-    """Send one claimed email; False when the connection is no longer usable."""
+    """Send one claimed email and record it; False when the connection is no longer usable."""
     # Outreach carries an opt-out; a notice to one of our own users does not.
     outreach = message.prospect_id is not None
     token = unsubscribe_token(ctx.secret_key, message.to_address)
@@ -462,7 +559,7 @@ def _deliver(
         _retry(session, message, detail, now, counts)
         # 421: the server is closing the connection; anything else without a code broke it.
         return refusal is not None and refusal.code != 421
-    _record_sent(session, message, mailbox, now, counts)
+    _record_sent(session, message, mailbox, recipient, now, counts, steps_after)
     return True
 
 
@@ -485,17 +582,16 @@ def _refused(
 
 
 def _record_sent(
-    session: Session, message: Message, mailbox: Mailbox, now: datetime, counts: Counter[str]
+    session: Session,
+    message: Message,
+    mailbox: Mailbox,
+    recipient: Recipient | None,
+    now: datetime,
+    counts: Counter[str],
+    steps_after: dict[int, NextStep | None],
 ) -> None:
     still_ours = session.execute(
-        sa.update(Message)
-        .where(
-            Message.id == message.id,
-            Message.status == MessageStatus.SENDING,
-            Message.claimed_by == message.claimed_by,
-        )
-        .values(status=MessageStatus.SENT, sent_at=now, error="")
-        .execution_options(synchronize_session=False)
+        _MARK_SENT, {"message_row_id": message.id, "worker": message.claimed_by, "at": now}
     ).rowcount
     if not still_ours:
         # Another dispatcher took the claim over after it expired and recorded the email.
@@ -506,47 +602,81 @@ def _record_sent(
     if message.prospect_id is None:
         _log_outcome(message, "sent")
         return
-    prospect = session.get(Prospect, message.prospect_id)
+    # Read after the send, not with the checks before it: a reply recorded meanwhile must not
+    # be overwritten by the move to contacted. One query; the stage move finds the domain loaded.
+    prospect, domain = session.exec(
+        _PROSPECT_WITH_DOMAIN, params={"prospect_row_id": message.prospect_id}
+    ).one()
     _log_outcome(message, "sent", prospect.campaign_id)
+    # The change to the loaded domain before the stage move, so that one flush (set off by the
+    # next statement) writes the domain and the prospect together.
+    domain.last_contacted_at = now
+    move_stages(session, [(prospect, MoveReason.EMAIL_SENT)], at=now)
+    record_system_activities(
+        session,
+        [
+            SystemEntry(
+                "email.sent",
+                f"Email sent to {message.to_address}: {message.subject}",
+                prospect.campaign_id,
+                prospect.id,
+                {"message_id": message.id},
+            )
+        ],
+        now,
+    )
     add_to_tally(
         session, prospect.campaign_id, now.astimezone(UTC).date(), message.template_id, sent=1
     )
-    move_stage(session, prospect, MoveReason.EMAIL_SENT, at=now)
-    domain = session.get(Domain, prospect.domain_id)
-    domain.last_contacted_at = now
-    if message.enrolment_id and message.step_id:
-        _schedule_next_step(session, message, mailbox, prospect, now)
-    record_activity(
-        session,
-        "email.sent",
-        f"Email sent to {message.to_address}: {message.subject}",
-        campaign_id=prospect.campaign_id,
-        prospect_id=prospect.id,
-        data={"message_id": message.id},
-        at=now,
-    )
+    if message.enrolment_id and message.step_id and recipient is not None:
+        _schedule_next_step(session, message, mailbox, recipient, prospect, now, steps_after)
+
+
+class NextStep(NamedTuple):
+    position: int
+    delay_days: int
+
+
+def _step_after(
+    session: Session, step_id: int, steps_after: dict[int, NextStep | None]
+) -> NextStep | None:
+    """The step that follows a step of a sequence, None after the last; read once a pass."""
+    if step_id not in steps_after:
+        current = aliased(SequenceStep)
+        steps_after[step_id] = session.exec(
+            select(SequenceStep.position, SequenceStep.delay_days).join(
+                current,
+                sa.and_(
+                    current.id == step_id,
+                    current.sequence_id == SequenceStep.sequence_id,
+                    SequenceStep.position == current.position + 1,
+                ),
+            )
+        ).first()
+    return steps_after[step_id]
 
 
 def _schedule_next_step(
-    session: Session, message: Message, mailbox: Mailbox, prospect: Prospect, now: datetime
+    session: Session,
+    message: Message,
+    mailbox: Mailbox,
+    recipient: Recipient,
+    prospect: Prospect,
+    now: datetime,
+    steps_after: dict[int, NextStep | None],
 ) -> None:
-    enrolment = session.get(Enrolment, message.enrolment_id)
-    session.refresh(enrolment)
-    if enrolment.status is not EnrolmentStatus.ACTIVE:
-        return
-    step = session.get(SequenceStep, message.step_id)
-    following = session.exec(
-        select(SequenceStep).where(
-            SequenceStep.sequence_id == step.sequence_id,
-            SequenceStep.position == step.position + 1,
-        )
-    ).first()
+    """Due the next step, or complete the sequence; one that stopped meanwhile (a reply, an
+    opt-out) stays stopped: the update takes active enrolments only."""
+    following = _step_after(session, message.step_id, steps_after)
     if following is None:
-        enrolment.status = EnrolmentStatus.COMPLETED
-        enrolment.next_due_at = None
+        session.execute(_COMPLETE_ENROLMENT, {"enrolment_row_id": message.enrolment_id})
         return
-    contact = session.get(Contact, enrolment.contact_id)
-    campaign = session.get(Campaign, prospect.campaign_id)
-    window = window_for(mailbox, contact.timezone, prospect.timezone, campaign.timezone)
-    enrolment.next_position = following.position
-    enrolment.next_due_at = step_due_at(now, following.delay_days, window)
+    window = window_for(mailbox, recipient.contact_zone, prospect.timezone, recipient.campaign_zone)
+    session.execute(
+        _DUE_NEXT_STEP,
+        {
+            "enrolment_row_id": message.enrolment_id,
+            "position": following.position,
+            "due_at": step_due_at(now, following.delay_days, window),
+        },
+    )

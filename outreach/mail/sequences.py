@@ -201,6 +201,15 @@ def enrolment_window(session: Session, enrolment: Enrolment) -> SendingWindow | 
     return window_for(mailbox, contact.timezone, prospect.timezone, campaign.timezone)
 
 
+# Built once: the dispatcher checks every email just before sending it.
+_SUPPRESSION_REASONS = select(Suppression.reason).where(
+    or_(
+        Suppression.email == sa.bindparam("email"),
+        col(Suppression.domain).in_(sa.bindparam("domains", expanding=True)),
+    )
+)
+
+
 def suppression_hit(session: Session, email: str | None) -> SuppressionHit:
     """Whether an address, or its domain or a parent domain, is on the suppression list."""
     if not email:
@@ -208,13 +217,7 @@ def suppression_hit(session: Session, email: str | None) -> SuppressionHit:
     domain = email.rpartition("@")[2]
     labels = domain.split(".")
     domains = [".".join(labels[i:]) for i in range(len(labels) - 1)]
-    reasons = list(
-        session.exec(
-            select(Suppression.reason).where(
-                or_(Suppression.email == email, col(Suppression.domain).in_(domains))
-            )
-        )
-    )
+    reasons = list(session.exec(_SUPPRESSION_REASONS, params={"email": email, "domains": domains}))
     if SuppressionReason.HARD_BOUNCE in reasons:
         return SuppressionHit.BOUNCED
     return SuppressionHit.OPTED_OUT if reasons else SuppressionHit.NONE

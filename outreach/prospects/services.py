@@ -349,7 +349,7 @@ def move_stages(
     if stopping:
         stop_enrolments_for_prospects(session, stopping, StopReason.STAGE_MOVED)
     if history:
-        session.execute(sa.insert(StageChange), history)
+        session.execute(sa.insert(StageChange.__table__), history)
     return len(history)
 
 
