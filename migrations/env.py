@@ -35,14 +35,16 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     return False
 
 
-# Indexes that exist on PostgreSQL only, created by hand in migrations (see their docstrings).
-ENGINE_SPECIFIC_PREFIX = "ix_pg_"
+# Indexes that exist on one engine only, created by hand in migrations (see their docstrings).
+ENGINE_SPECIFIC_PREFIXES = ("ix_pg_", "ix_sqlite_")
 
 
 def include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    return not (type_ == "index" and reflected and (name or "").startswith(ENGINE_SPECIFIC_PREFIX))
+    return not (
+        type_ == "index" and reflected and (name or "").startswith(ENGINE_SPECIFIC_PREFIXES)
+    )
 
 
 def configure(**kwargs: Any) -> None:

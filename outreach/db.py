@@ -117,34 +117,6 @@ def _days_between_postgresql(element: days_between, compiler: Any, **kw: Any) ->
     return f"(EXTRACT(EPOCH FROM ({end}) - ({start})) / 86400.0)"
 
 
-class holds_word(FunctionElement[Any]):  # noqa: N801  (reads as the SQL function it is)
-    """Whether a lower-case text column contains a lower-case word anywhere.
-
-    SQLite: instr(), a plain substring test; its LIKE folds the case of every character it
-    compares and takes half as long again over a campaign's 100k prospects. PostgreSQL: LIKE,
-    which the trigram index on prospects' search text serves."""
-
-    # Already a condition as compiled: as a Boolean, SQLite would compare it to 1 as well.
-    type = sa.types.NullType()
-    inherit_cache = True
-
-    def __init__(self, column: Any, word: str) -> None:
-        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        super().__init__(column, sa.literal(word), sa.literal(f"%{escaped}%"))
-
-
-@compiles(holds_word, "sqlite")
-def _holds_word_sqlite(element: holds_word, compiler: Any, **kw: Any) -> str:
-    column, word, _pattern = element.clauses.clauses
-    return f"(instr({compiler.process(column, **kw)}, {compiler.process(word, **kw)}) > 0)"
-
-
-@compiles(holds_word, "postgresql")
-def _holds_word_postgresql(element: holds_word, compiler: Any, **kw: Any) -> str:
-    column, _word, pattern = element.clauses.clauses
-    return f"({compiler.process(column, **kw)} LIKE {compiler.process(pattern, **kw)} ESCAPE '\\')"
-
-
 def enum_type(enum_cls: type[enum.Enum]) -> sa.Enum:
     """Store an enum as its value in a plain VARCHAR, so adding a member needs no DDL."""
     return sa.Enum(

@@ -14,7 +14,7 @@ from sqlmodel import Session, func, select
 from outreach.activity.services import record_activity
 from outreach.auth.models import User
 from outreach.campaigns.models import Campaign, ContentAsset
-from outreach.db import holds_word, utcnow
+from outreach.db import utcnow
 from outreach.mail.models import Enrolment
 from outreach.mail.stopping import (
     STAGES_THAT_STOP,
@@ -502,8 +502,9 @@ def filter_conditions(
         where.append(Domain.last_contacted_at < _day_start(query.contacted_before))
     if query.contacted_after is not None:
         where.append(Domain.last_contacted_at >= _day_start(query.contacted_after))
-    for word in query.q.lower().split():
-        where.append(holds_word(Prospect.search_text, word))
+    for term in query.q.lower().split():
+        escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(Prospect.search_text.like(f"%{escaped}%", escape="\\"))
     return where
 
 
