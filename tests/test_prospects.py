@@ -18,6 +18,7 @@ from outreach.prospects.schemas import ProspectInput, ProspectQuery
 from outreach.prospects.services import (
     ProspectError,
     add_prospect,
+    board_columns,
     domain_history,
     list_prospects,
     move_stage,
@@ -288,6 +289,26 @@ def listed(session, campaign, make_user):
 def domains(session, campaign, me=None, **query):
     rows, total = list_prospects(session, campaign.id, ProspectQuery.model_validate(query), me)
     return [row.domain for row in rows], total
+
+
+def test_board_columns_hold_each_stages_most_recently_changed_prospects(
+    session, campaign, other_campaign, make_user
+):
+    user = make_user()
+    made = [add(session, campaign, user, domain=f"site{n}.example") for n in range(5)]
+    add(session, other_campaign, user, domain="elsewhere.example")
+    for n, prospect in enumerate(made):
+        prospect.updated_at = datetime(2026, 11, 1 + n, tzinfo=UTC)
+    made[1].stage = made[3].stage = Stage.CONTACTED
+    session.commit()
+
+    board = board_columns(session, campaign.id, [Stage.PROSPECT, Stage.CONTACTED, Stage.LINKED], 2)
+
+    assert {stage: [row.domain for row in rows] for stage, rows in board.items()} == {
+        Stage.PROSPECT: ["site4.example", "site2.example"],
+        Stage.CONTACTED: ["site3.example", "site1.example"],
+        Stage.LINKED: [],
+    }
 
 
 class TestListing:

@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from outreach.activity.services import record_activity
 from outreach.auth.models import User
@@ -563,6 +563,34 @@ def list_prospects(
     page_ids = (
         page.where(*where).order_by(order, tie).offset(query.offset).limit(query.per_page)
     ).subquery()
+    return _prospect_rows(session, page_ids, (order, tie)), total
+
+
+def board_columns(
+    session: Session, campaign_id: int, stages: Sequence[Stage], per_column: int
+) -> dict[Stage, list[ProspectRow]]:
+    """Each stage's most recently updated prospects, for the board: all columns in three
+    queries (ids, rows, tags), not in three per column."""
+    newest_first = (col(Prospect.updated_at).desc(), col(Prospect.id).desc())
+    columns = [
+        select(Prospect.id)
+        .where(Prospect.campaign_id == campaign_id, Prospect.stage == stage)
+        .order_by(*newest_first)
+        .limit(per_column)
+        .subquery()
+        for stage in stages
+    ]
+    page_ids = sa.union_all(*(select(column.c.id) for column in columns)).subquery()
+    board: dict[Stage, list[ProspectRow]] = {stage: [] for stage in stages}
+    for row in _prospect_rows(session, page_ids, newest_first):
+        board[row.prospect.stage].append(row)
+    return board
+
+
+def _prospect_rows(
+    session: Session, page_ids: sa.Subquery, order: tuple[Any, ...]
+) -> list[ProspectRow]:
+    """The prospects whose ids `page_ids` holds, in `order`, with what a list shows of each."""
     rows = session.exec(
         select(
             Prospect,
@@ -579,7 +607,7 @@ def list_prospects(
         .join(Domain, Domain.id == Prospect.domain_id)
         .outerjoin(User, User.id == Prospect.owner_id)
         .outerjoin(Contact, Contact.id == Prospect.primary_contact_id)
-        .order_by(order, tie)
+        .order_by(*order)
     ).all()
     tags = tags_of(session, [row[0].id for row in rows])
     return [
@@ -594,7 +622,7 @@ def list_prospects(
             tags=tags[p.id],
         )
         for p, name, dnc, contacted, owner_name, owner_email, first, last, email in rows
-    ], total
+    ]
 
 
 def matching_ids(

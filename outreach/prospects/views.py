@@ -60,6 +60,7 @@ from outreach.prospects.services import (
     add_contact,
     add_note,
     add_prospect,
+    board_columns,
     bulk_assign,
     bulk_delete,
     bulk_do_not_contact,
@@ -386,14 +387,10 @@ def board(campaign_id: int) -> str:
     session = db_session()
     campaign = campaign_or_404(campaign_id)
     counts = stage_counts(session, campaign.id)
-    columns = {}
-    for stage in BOARD_COLUMNS:
-        query = ProspectQuery(stage=[stage], sort="updated", per_page=BOARD_CARDS)
-        columns[stage], _total = list_prospects(session, campaign.id, query, with_total=False)
     return render_template(
         "prospects/board.html",
         campaign=campaign,
-        columns=columns,
+        columns=board_columns(session, campaign.id, BOARD_COLUMNS, BOARD_CARDS),
         counts=counts,
         labels=STAGE_LABELS,
         stages=BOARD_COLUMNS,
