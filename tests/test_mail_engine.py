@@ -529,6 +529,24 @@ def test_daily_cap_holds_the_rest_for_tomorrow(build_world: Callable[..., World]
     assert world.run(at_utc(24, 14))["sent"] == 1
 
 
+def test_an_email_claimed_late_in_a_long_pass_is_claimed_and_sent_at_that_time(
+    world: World,
+) -> None:
+    """A pass that spent 25 minutes on other work (link checks) before sending claims with a
+    full lease from then: stamped with the pass's start, the claim would look abandoned to
+    every other dispatcher, which would send the email again."""
+    enrol_world(world)
+    engine = world.app.extensions["outreach"].engine
+    summary = run_due(
+        engine, mail_context(world.app), at_utc(23, 14), clock=lambda: at_utc(23, 14, 25)
+    )
+    world.session.expire_all()
+
+    assert summary["sent"] == 1
+    [sent] = outbox(world)
+    assert (sent.claimed_at, sent.sent_at) == (at_utc(23, 14, 25), at_utc(23, 14, 25))
+
+
 def test_spacing_between_sends(build_world: Callable[..., World]) -> None:
     world = build_world(min_spacing_seconds=120)
     sequence = world.session.get(Sequence, world.sequence_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
@@ -216,15 +217,24 @@ def mailboxes_with_due_mail(session: Session, now: datetime, lease: timedelta) -
     return sorted(mailbox_ids)
 
 
-def send_due_messages(engine: Engine, ctx: MailContext, now: datetime) -> Counter[str]:
-    """Send what is due from every mailbox, within its caps."""
+def send_due_messages(
+    engine: Engine,
+    ctx: MailContext,
+    now: datetime,
+    clock: Callable[[], datetime] | None = None,
+) -> Counter[str]:
+    """Send what is due from every mailbox, within its caps. `clock` (default: `now`
+    throughout) is read as each mailbox's emails are claimed: a pass that spent long on other
+    work (a backlog of link checks) still claims with a full lease, so no other dispatcher
+    takes the emails over and sends them again, and records each send at its real time."""
     counts: Counter[str] = Counter()
+    read_clock = clock or (lambda: now)
     with Session(engine) as session:
-        mailbox_ids = mailboxes_with_due_mail(session, now, ctx.lease)
+        mailbox_ids = mailboxes_with_due_mail(session, read_clock(), ctx.lease)
     for mailbox_id in mailbox_ids:
         # What must be fresh is read fresh (see _ready_to_send); the rest may stay loaded.
         with Session(engine, expire_on_commit=False) as session:
-            counts.update(_send_from_mailbox(session, ctx, mailbox_id, now))
+            counts.update(_send_from_mailbox(session, ctx, mailbox_id, read_clock()))
     return counts
 
 

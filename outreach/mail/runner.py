@@ -63,7 +63,7 @@ def run_due(
     """Replies first, so that a sequence answered since the last pass sends nothing more;
     link checks before sending, so that their alerts go out in the same pass. Without
     `links`, placements are not checked (tests of the mail engine alone). With `clock`, link
-    checks are claimed as of the time they are claimed, not the pass's start."""
+    checks and emails are claimed as of the time they are claimed, not the pass's start."""
     inbox = poll_mailboxes(engine, ctx, now)
     checks: Counter[str] = Counter()
     if links:
@@ -72,7 +72,7 @@ def run_due(
             checks["expiry_reminders"] = remind_expiring(session, now)
     with Session(engine) as session:
         steps = queue_due_steps(session, ctx, now)
-    sending = send_due_messages(engine, ctx, now)
+    sending = send_due_messages(engine, ctx, now, clock)
     received = Counter(
         {k: v for k, v in inbox.items() if k not in ("mailboxes_polled", "poll_errors")}
     )
