@@ -209,6 +209,8 @@ def fill_campaign(
                 batch,
             )
 
+    last_sent: dict[int, datetime] = {}
+
     def emails() -> Iterator[dict[str, Any]]:
         made = 0
         replied = {pid for pid, stage in contacted if stage != "contacted"}
@@ -219,6 +221,7 @@ def fill_campaign(
                 step = made // len(contacted)
                 sent_at = min(first_contact[pid] + timedelta(days=3 * step), NOW)
                 message_id = f"<{tag}{made}@client.example>"
+                last_sent[pid] = sent_at
                 yield {
                     "direction": "outbound",
                     "status": "sent",
@@ -265,6 +268,9 @@ def fill_campaign(
         Message.__table__,
         ({**dict.fromkeys(every), **row} for row in emails()),
         rebuild_indexes=True,
+    )
+    stamp_last_contacts(
+        engine, campaign_id, {pid: last_sent.get(pid, first_contact[pid]) for pid, _ in contacted}
     )
     with Session(engine) as session:
         recount_tallies(session, campaign_id)
@@ -364,6 +370,34 @@ def fill_campaign(
             for n in range(0, 364 * 24, 1)
         ),
     )
+
+
+def stamp_last_contacts(engine: Any, campaign_id: int, last_contact: dict[int, datetime]) -> None:
+    """What moving a prospect to contacted and each email sent stamp on its site: when it was
+    last contacted (the list's contacted filters read it)."""
+    import sqlalchemy as sa
+
+    from outreach.prospects.models import Domain, Prospect
+
+    domains = Domain.__table__
+    with engine.begin() as connection:
+        domain_of = {
+            pid: domain_id
+            for pid, domain_id in connection.execute(
+                sa.select(Prospect.id, Prospect.domain_id).where(
+                    Prospect.campaign_id == campaign_id
+                )
+            )
+        }
+        for batch in chunks(
+            {"domain_row_id": domain_of[pid], "at": at} for pid, at in last_contact.items()
+        ):
+            connection.execute(
+                sa.update(domains)
+                .where(domains.c.id == sa.bindparam("domain_row_id"))
+                .values(last_contacted_at=sa.bindparam("at")),
+                batch,
+            )
 
 
 def add_prospects(
