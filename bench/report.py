@@ -381,14 +381,13 @@ def stamp_last_contacts(engine: Any, campaign_id: int, last_contact: dict[int, d
 
     domains = Domain.__table__
     with engine.begin() as connection:
-        domain_of = {
-            pid: domain_id
-            for pid, domain_id in connection.execute(
+        domain_of = dict(
+            connection.execute(
                 sa.select(Prospect.id, Prospect.domain_id).where(
                     Prospect.campaign_id == campaign_id
                 )
-            )
-        }
+            ).all()
+        )
         for batch in chunks(
             {"domain_row_id": domain_of[pid], "at": at} for pid, at in last_contact.items()
         ):
